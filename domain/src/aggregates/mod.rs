@@ -1,0 +1,74 @@
+//! The aggregates. Each file holds one: its state, commands, events and rules.
+
+pub mod assessment;
+pub mod authority;
+pub mod cadre;
+pub mod fund;
+pub mod household;
+pub mod pairing;
+pub mod program;
+pub mod spot_check;
+pub mod unit;
+
+/// Implements cqrs-es's `Aggregate` for a type with `decide` (command → events, or a refusal) and
+/// `evolve` (event → state). Every aggregate is pure: its services are the [`Registry`] of
+/// registered people and things, built from the log up to the command.
+///
+/// [`Registry`]: crate::registry::Registry
+macro_rules! aggregate {
+    ($agg:ident, $type:literal, $cmd:ident, $event:ident) => {
+        impl cqrs_es::Aggregate for $agg {
+            const TYPE: &'static str = $type;
+            type Command = $crate::command::Command<$cmd>;
+            type Event = $event;
+            type Error = $crate::error::DomainError;
+            type Services = $crate::registry::Registry;
+
+            async fn handle(
+                &mut self,
+                command: Self::Command,
+                registry: &Self::Services,
+                sink: &cqrs_es::event_sink::EventSink<Self>,
+            ) -> Result<(), Self::Error> {
+                for event in self.decide(&command.ctx, command.body, registry)? {
+                    sink.write(event, self).await;
+                }
+                Ok(())
+            }
+
+            fn apply(&mut self, event: Self::Event) {
+                self.evolve(event)
+            }
+        }
+    };
+}
+pub(crate) use aggregate;
+
+use crate::date::Date;
+use crate::error::DomainError;
+pub(crate) use text_field as text;
+
+/// Refuses a date after today (China Standard Time).
+pub(crate) fn not_in_future(date: Date, ctx: &crate::command::Ctx) -> Result<(), DomainError> {
+    let today = ctx.today();
+    if date > today {
+        return Err(DomainError::DateInFuture { date, today });
+    }
+    Ok(())
+}
+
+/// Refuses empty or overlong free text (names, reasons).
+pub(crate) fn text_field(
+    field: &'static str,
+    s: &str,
+    max_chars: usize,
+) -> Result<(), DomainError> {
+    let n = s.chars().count();
+    if n == 0 || n > max_chars {
+        return Err(DomainError::OutOfRange {
+            field,
+            reason: format!("需要 1–{max_chars} 个字符 / must be 1–{max_chars} characters"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! From a signed statement to events: who may issue it ([`authorize`]), then what the target
+//! aggregate decides ([`AnyAggregate::handle`]). Intake and the verifier's replay both go through
+//! here, so the two can never disagree about a rule.
+
+use crate::aggregates::{
+    assessment::Assessment, authority::Authority, cadre::Cadre, fund::Fund, household::Household,
+    pairing::Pairing, program::Program, spot_check::SpotCheck, unit::Unit,
+};
+use crate::command::{Command, Ctx, Key};
+use crate::error::DomainError;
+use crate::event::{from_ledger, to_ledger};
+use crate::registry::Registry;
+use crate::role::{Issuer, roles_allow, rule_for};
+use bangfu_ledger::entry::Event as LedgerEvent;
+use bangfu_ledger::statement::Statement;
+use bangfu_ledger::time::Timestamp;
+use cqrs_es::Aggregate;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::EventUpcaster;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+/// Checks that the statement's key may issue its command at log position `index`, and returns the
+/// command's circumstances. Does not look at the arguments.
+pub fn authorize(
+    statement: &Statement,
+    index: u64,
+    recorded_at: Timestamp,
+    registry: &Registry,
+) -> Result<Ctx, DomainError> {
+    let body = &statement.body;
+    let command = body.command.as_str();
+    let rule = rule_for(command).ok_or_else(|| DomainError::UnknownCommand(command.into()))?;
+    if body.target.aggregate_type() != rule.aggregate {
+        return Err(DomainError::WrongTarget {
+            command: command.into(),
+            expected: rule.aggregate,
+        });
+    }
+    let signer = Key(body.key);
+    let mut ctx = Ctx {
+        index,
+        aggregate_id: body.target.aggregate_id().to_owned(),
+        signer,
+        holder: None,
+        roles: BTreeSet::new(),
+        recorded_at,
+        signed_at: body.signed_at,
+    };
+    if index == 0 || rule.issuer == Issuer::Genesis {
+        if index != 0 || rule.issuer != Issuer::Genesis {
+            return Err(DomainError::Genesis {
+                reason: "entry 0 must be the genesis, and the genesis must be entry 0",
+            });
+        }
+        return Ok(ctx);
+    }
+    let key = registry.key(&signer).ok_or(DomainError::KeyUnknown)?;
+    if let Some(reason) = &key.revoked {
+        return Err(DomainError::KeyRevoked {
+            reason: reason.clone(),
+        });
+    }
+    if !roles_allow(rule, &key.roles) {
+        return Err(DomainError::RoleNotAllowed {
+            command: command.into(),
+            roles: key.roles.iter().copied().collect(),
+        });
+    }
+    ctx.holder = Some(key.holder.clone());
+    ctx.roles = key.roles.clone();
+    Ok(ctx)
+}
+
+/// The state of any aggregate, with the number of events applied to it so far.
+#[derive(Clone, Debug)]
+pub struct AnyAggregate {
+    state: State,
+    version: u64,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Authority(Box<Authority>),
+    Unit(Box<Unit>),
+    Cadre(Box<Cadre>),
+    Household(Box<Household>),
+    Program(Box<Program>),
+    Pairing(Box<Pairing>),
+    Fund(Box<Fund>),
+    SpotCheck(Box<SpotCheck>),
+    Assessment(Box<Assessment>),
+}
+
+/// Runs a future that never waits: aggregates do no I/O, and cqrs-es's event sink only takes an
+/// uncontended lock.
+fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+fn handle_typed<A, C>(
+    aggregate: &mut A,
+    version: u64,
+    ctx: Ctx,
+    statement: &Statement,
+    registry: &Registry,
+) -> Result<Vec<LedgerEvent>, DomainError>
+where
+    A: Aggregate<Command = Command<C>, Error = DomainError, Services = Registry>,
+    C: DeserializeOwned,
+{
+    let body = &statement.body;
+    let command: C = serde_json::from_value(json!({
+        "type": body.command.as_str(),
+        "args": body.args,
+    }))
+    .map_err(|e| DomainError::BadArgs {
+        command: body.command.to_string(),
+        reason: e.to_string(),
+    })?;
+    let aggregate_id = ctx.aggregate_id.clone();
+    let sink = EventSink::default();
+    // On a refusal nothing was written to the sink and the state is unchanged (aggregates decide
+    // before they write); on success the sink has already applied the events to the state.
+    run_ready(aggregate.handle(Command { ctx, body: command }, registry, &sink))?;
+    let events = run_ready(sink.collect());
+    Ok(events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| to_ledger(A::TYPE, &aggregate_id, version + 1 + i as u64, e))
+        .collect())
+}
+
+fn apply_typed<A: Aggregate>(
+    aggregate: &mut A,
+    event: &LedgerEvent,
+    upcasters: &[Box<dyn EventUpcaster>],
+) -> Result<(), DomainError>
+where
+    A::Event: DeserializeOwned,
+{
+    aggregate.apply(from_ledger::<A::Event>(event, upcasters)?);
+    Ok(())
+}
+
+impl AnyAggregate {
+    /// A fresh aggregate of the named type.
+    pub fn new(aggregate_type: &str) -> Result<AnyAggregate, DomainError> {
+        let state = match aggregate_type {
+            "authority" => State::Authority(Box::default()),
+            "unit" => State::Unit(Box::default()),
+            "cadre" => State::Cadre(Box::default()),
+            "household" => State::Household(Box::default()),
+            "program" => State::Program(Box::default()),
+            "pairing" => State::Pairing(Box::default()),
+            "fund" => State::Fund(Box::default()),
+            "spot_check" => State::SpotCheck(Box::default()),
+            "assessment" => State::Assessment(Box::default()),
+            other => {
+                return Err(DomainError::WrongTarget {
+                    command: format!("a command for {other}"),
+                    expected: "one of authority, unit, cadre, household, program, pairing, fund, spot_check, assessment",
+                });
+            }
+        };
+        Ok(AnyAggregate { state, version: 0 })
+    }
+
+    /// Events applied so far: the sequence of the last one.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Applies a stored event (upcast to the current shape). Its sequence must be the next one.
+    pub fn apply(&mut self, event: &LedgerEvent) -> Result<(), DomainError> {
+        if event.sequence != self.version + 1 {
+            return Err(DomainError::WrongState {
+                command: format!("event {} of {}", event.sequence, event.aggregate_id),
+                state: format!("the aggregate is at sequence {}", self.version),
+            });
+        }
+        match &mut self.state {
+            State::Authority(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Unit(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Cadre(a) => apply_typed(a.as_mut(), event, &crate::upcasters::cadre())?,
+            State::Household(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Program(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Pairing(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Fund(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::SpotCheck(a) => apply_typed(a.as_mut(), event, &[])?,
+            State::Assessment(a) => apply_typed(a.as_mut(), event, &[])?,
+        }
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Decides the statement against this aggregate. On success the state has moved on by the
+    /// returned events (numbered from `version() + 1`); on a refusal it is unchanged. A caller that
+    /// then fails to store the events must drop this state and reload it.
+    pub fn handle(
+        &mut self,
+        ctx: Ctx,
+        statement: &Statement,
+        registry: &Registry,
+    ) -> Result<Vec<LedgerEvent>, DomainError> {
+        let v = self.version;
+        let events = match &mut self.state {
+            State::Authority(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Unit(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Cadre(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Household(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Program(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Pairing(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Fund(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::SpotCheck(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+            State::Assessment(a) => handle_typed(a.as_mut(), v, ctx, statement, registry),
+        }?;
+        self.version += events.len() as u64;
+        Ok(events)
+    }
+}
