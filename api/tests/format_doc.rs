@@ -52,3 +52,26 @@ fn json_vectors_carry_the_same_values() {
             .starts_with("bangfu.example/gulou\n2\n")
     );
 }
+
+#[test]
+fn the_vector_log_verifies_under_the_full_domain_replay() {
+    use bangfu_domain::replay::Replayer;
+    use bangfu_ledger::verify::Verifier;
+    let out = Command::new(env!("CARGO_BIN_EXE_bangfu"))
+        .args(["vectors", "--json"])
+        .output()
+        .expect("run bangfu vectors --json");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut verifier = Verifier::new(Replayer::new());
+    for label in [
+        "entry 0, JCS (one line of entries.jsonl)",
+        "entry 1, JCS (two lines of entries.jsonl)",
+    ] {
+        verifier
+            .push(v[label].as_str().unwrap().as_bytes())
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+    }
+    let (size, root, _) = verifier.finish().unwrap();
+    assert_eq!(size, 2);
+    assert_eq!(root.to_base64(), v["root of size 2"].as_str().unwrap());
+}

@@ -387,7 +387,8 @@ mod tests {
     fn refuses_malformed_statements() {
         let sk = SigningKey::from_bytes(&[7; 32]);
         let good = Statement::sign(body(&sk), &sk).unwrap().to_json();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("extra field", Box::new(|v| v["body"]["extra"] = json!(1))),
             (
                 "missing field",

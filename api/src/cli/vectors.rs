@@ -3,6 +3,8 @@
 //! test checks that the document holds exactly this output.
 
 use anyhow::Result;
+use bangfu_domain::decide::{AnyAggregate, authorize};
+use bangfu_domain::registry::Registry;
 use bangfu_ledger::checkpoint::Checkpoint;
 use bangfu_ledger::cosignature::Cosigner;
 use bangfu_ledger::entry::{Entry, Event};
@@ -39,31 +41,42 @@ fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).expect("fixed timestamp")
 }
 
-fn event(t: &str, id: &str, sequence: u64, event_type: &str, payload: Value) -> Event {
-    Event {
-        aggregate_type: t.into(),
-        aggregate_id: id.into(),
-        sequence,
-        event_type: event_type.into(),
-        event_version: "1".into(),
-        payload: payload.as_object().cloned().unwrap_or_default(),
+/// The domain, applied to the vector log exactly as intake applies it.
+#[derive(Default)]
+struct Domain {
+    registry: Registry,
+    authority: Option<AnyAggregate>,
+}
+
+impl Domain {
+    fn decide(&mut self, st: &Statement, index: u64, at: Timestamp) -> Result<Vec<Event>> {
+        let ctx = authorize(st, index, at, &self.registry)?;
+        let aggregate = match &mut self.authority {
+            Some(a) => a,
+            None => self.authority.insert(AnyAggregate::new("authority")?),
+        };
+        let events = aggregate.handle(ctx, st, &self.registry)?;
+        for e in &events {
+            self.registry.apply(e)?;
+        }
+        Ok(events)
     }
 }
 
 /// The vectors as (label, value) pairs, in document order.
 fn compute() -> Result<Vec<(String, String)>> {
     let authority = SigningKey::from_bytes(&seed(0x11));
-    let cadre = SigningKey::from_bytes(&seed(0x22));
+    let inspector = SigningKey::from_bytes(&seed(0x22));
     let log = Signer::new(ORIGIN, SigningKey::from_bytes(&seed(0x33)))?;
     let witness = Cosigner::new("witness.example/jiwei", SigningKey::from_bytes(&seed(0x44)))?;
-    let (a_pub, c_pub) = (PublicKey::from(&authority), PublicKey::from(&cadre));
+    let (a_pub, c_pub) = (PublicKey::from(&authority), PublicKey::from(&inspector));
     let mut out: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: String| out.push((k.to_owned(), v));
 
     put("authority seed (hex)", hex(&seed(0x11)));
     put("authority public key", a_pub.to_base64());
-    put("cadre seed (hex)", hex(&seed(0x22)));
-    put("cadre public key", c_pub.to_base64());
+    put("inspector seed (hex)", hex(&seed(0x22)));
+    put("inspector public key", c_pub.to_base64());
     put("log key seed (hex)", hex(&seed(0x33)));
     put("log vkey", log.verifier_key().to_string());
     put("witness seed (hex)", hex(&seed(0x44)));
@@ -75,10 +88,15 @@ fn compute() -> Result<Vec<(String, String)>> {
             id: StatementId::parse("00000000-0000-4000-8000-000000000000")?,
             command: CommandName::parse("genesis")?,
             target: Target::parse("authority/gulou")?,
-            args: json!({"origin": ORIGIN, "name": "鼓楼区结对帮扶 (fictional)"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            args: json!({
+                "origin": ORIGIN,
+                "name": "鼓楼区委组织部 (fictional)",
+                "holder": "person/org-dept",
+                "roles": ["coordinator"],
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
             signed_at: ts("2016-01-04T01:00:00.000Z"),
             key: a_pub,
         },
@@ -92,18 +110,14 @@ fn compute() -> Result<Vec<(String, String)>> {
     );
     put("entry 0 signature", b64::encode(genesis.sig.to_bytes()));
     let mut range = CompactRange::new();
+    let mut replay = Domain::default();
+    let recorded0 = ts("2016-01-04T01:00:00.120Z");
     let entry0 = Entry {
         index: 0,
         prev_root: range.root(),
-        recorded_at: ts("2016-01-04T01:00:00.120Z"),
+        recorded_at: recorded0,
+        events: replay.decide(&genesis, 0, recorded0)?,
         statement: genesis,
-        events: vec![event(
-            "authority",
-            "gulou",
-            1,
-            "LogCreated",
-            json!({"origin": ORIGIN, "authority_key": a_pub.to_base64()}),
-        )],
     };
     let bytes0 = entry0.to_bytes()?;
     let leaf0 = leaf_hash(&bytes0);
@@ -132,35 +146,28 @@ fn compute() -> Result<Vec<(String, String)>> {
         "vault line",
         String::from_utf8(jcs::to_vec(&diary.to_json())?)?,
     );
-    let visit_args = json!({
-        "date": "2016-01-30",
-        "kind": "festival",
-        "diary": diary.commitment.to_json(),
-        "cash_fen": 50000,
-    });
-    let visit = Statement::sign(
+    // Entry 1: the authority registers an inspector's key.
+    let register = Statement::sign(
         Body {
             id: StatementId::parse("6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f")?,
-            command: CommandName::parse("record_visit")?,
-            target: Target::parse("pairing/gulou-2016-0001")?,
-            args: visit_args.as_object().cloned().unwrap_or_default(),
-            signed_at: ts("2016-01-30T09:15:00.000Z"),
-            key: c_pub,
+            command: CommandName::parse("register_key")?,
+            target: Target::parse("authority/gulou")?,
+            args: json!({"key": c_pub.to_base64(), "holder": "person/zhang-san", "roles": ["inspector"]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            signed_at: ts("2016-01-05T02:15:00.000Z"),
+            key: a_pub,
         },
-        &cadre,
+        &authority,
     )?;
+    let recorded1 = ts("2016-01-05T02:15:02.345Z");
     let entry1 = Entry {
         index: 1,
         prev_root: range.root(),
-        recorded_at: ts("2016-01-30T09:15:02.345Z"),
-        statement: visit,
-        events: vec![event(
-            "pairing",
-            "gulou-2016-0001",
-            2,
-            "VisitRecorded",
-            visit_args,
-        )],
+        recorded_at: recorded1,
+        events: replay.decide(&register, 1, recorded1)?,
+        statement: register,
     };
     let bytes1 = entry1.to_bytes()?;
     let leaf1 = leaf_hash(&bytes1);
