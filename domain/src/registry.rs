@@ -64,9 +64,18 @@ impl Registry {
             }
         };
         match event.aggregate_type.as_str() {
-            "authority" => self
-                .authority
-                .apply(from_ledger::<AuthorityEvent>(event, &[])?),
+            "authority" => {
+                let e = from_ledger::<AuthorityEvent>(event, &[])?;
+                // A household's card follows its key when the key is rotated.
+                if let AuthorityEvent::KeyRotated(r) = &e {
+                    for h in self.households.values_mut() {
+                        if h.contact_key == Some(r.old_key) {
+                            h.contact_key = Some(r.new_key);
+                        }
+                    }
+                }
+                self.authority.apply(e);
+            }
             "unit" => {
                 let e = from_ledger::<UnitEvent>(event, &[])?;
                 let id = UnitId::new(id).map_err(typed("unit"))?;

@@ -120,6 +120,14 @@ impl Assessment {
                 });
             }
         }
+        for u in units {
+            if registry.unit(u).is_none() {
+                return Err(DomainError::NotFound {
+                    what: "unit",
+                    id: u.to_string(),
+                });
+            }
+        }
         Ok(vec![AssessmentEvent::AssessmentPublished(
             AssessmentPublished {
                 program: p.program,

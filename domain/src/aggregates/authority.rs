@@ -152,6 +152,7 @@ impl Authority {
                         reason: "the authority key must hold the coordinator role, or nobody could register keys",
                     });
                 }
+                check_roles_fit_holder(&g.holder, &g.roles, registry)?;
                 Ok(vec![E::LogCreated(LogCreated {
                     origin: g.origin,
                     name: g.name,

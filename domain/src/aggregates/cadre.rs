@@ -63,6 +63,8 @@ pub struct Cadre {
     pub rank: Option<Rank>,
     pub party_member: bool,
     pub since: Option<Date>,
+    /// The date of the last registration or transfer: later changes cannot predate it.
+    pub changed_on: Option<Date>,
     pub status: CadreStatus,
 }
 
@@ -75,6 +77,7 @@ impl Default for Cadre {
             rank: None,
             party_member: false,
             since: None,
+            changed_on: None,
             status: CadreStatus::Active,
         }
     }
@@ -185,11 +188,16 @@ impl Cadre {
         }
         let check_date = |date: Date| -> Result<(), DomainError> {
             not_in_future(date, ctx)?;
-            if date < since {
+            let earliest = self.changed_on.unwrap_or(since);
+            if date < earliest {
                 return Err(DomainError::DateTooEarly {
                     date,
-                    earliest: since,
-                    what: "registration",
+                    earliest,
+                    what: if earliest == since {
+                        "registration"
+                    } else {
+                        "last transfer"
+                    },
                 });
             }
             Ok(())
@@ -239,11 +247,15 @@ impl Cadre {
                 self.rank = Some(e.rank);
                 self.party_member = e.party_member;
                 self.since = Some(e.date);
+                self.changed_on = Some(e.date);
             }
-            CadreEvent::CadreTransferred(e) => match e.to_unit {
-                Some(to) => self.unit = Some(to),
-                None => self.status = CadreStatus::TransferredAway { date: e.date },
-            },
+            CadreEvent::CadreTransferred(e) => {
+                self.changed_on = Some(e.date);
+                match e.to_unit {
+                    Some(to) => self.unit = Some(to),
+                    None => self.status = CadreStatus::TransferredAway { date: e.date },
+                }
+            }
             CadreEvent::CadreRetired(e) => self.status = CadreStatus::Retired { date: e.date },
         }
     }

@@ -315,6 +315,7 @@ impl Fund {
             }
             C::AcknowledgeDisbursement(a) => {
                 let d = self.disbursement(&a.disbursement_id)?;
+                // The receiving household's current card (the registry follows key rotations).
                 let card = registry.household(&d.household).and_then(|h| h.contact_key);
                 if card != Some(ctx.signer) {
                     return Err(DomainError::NotYours {

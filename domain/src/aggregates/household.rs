@@ -79,6 +79,8 @@ pub struct Household {
     pub contact_key: Option<Key>,
     /// The date it exited hardship, while it is out.
     pub exited_on: Option<Date>,
+    /// The date of its last registration, exit or return: later changes cannot predate it.
+    pub status_since: Option<Date>,
 }
 
 impl Household {
@@ -282,6 +284,13 @@ impl Household {
                         household: id.to_string(),
                     });
                 }
+                if let Some(since) = self.status_since.filter(|since| s.date < *since) {
+                    return Err(DomainError::DateTooEarly {
+                        date: s.date,
+                        earliest: since,
+                        what: "registration or last return",
+                    });
+                }
                 Ok(vec![E::HardshipExited(HardshipExited {
                     date: s.date,
                     reason: s.reason,
@@ -318,6 +327,7 @@ impl Household {
                 self.members = e.members;
                 self.sensitive = Some(e.sensitive);
                 self.registered_on = Some(e.date);
+                self.status_since = Some(e.date);
             }
             HouseholdEvent::HouseholdCorrected(e) => {
                 if let Some(a) = e.address {
@@ -334,8 +344,14 @@ impl Household {
                 }
             }
             HouseholdEvent::ContactKeySet(e) => self.contact_key = Some(e.key),
-            HouseholdEvent::HardshipExited(e) => self.exited_on = Some(e.date),
-            HouseholdEvent::HardshipReturned(_) => self.exited_on = None,
+            HouseholdEvent::HardshipExited(e) => {
+                self.exited_on = Some(e.date);
+                self.status_since = Some(e.date);
+            }
+            HouseholdEvent::HardshipReturned(e) => {
+                self.exited_on = None;
+                self.status_since = Some(e.date);
+            }
         }
     }
 }

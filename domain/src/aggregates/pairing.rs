@@ -25,7 +25,17 @@ const MAX_CADRES: usize = 5;
 pub struct Term {
     pub cadres: BTreeSet<CadreId>,
     pub lead: CadreId,
+    /// When the pairing was formed.
     pub since: Date,
+    /// When each cadre of the team became responsible: the formation, or the handover that
+    /// brought them in. A cadre records nothing dated before it.
+    pub joined: BTreeMap<CadreId, Date>,
+}
+
+impl Term {
+    fn joined(&self, cadre: &CadreId) -> Date {
+        self.joined.get(cadre).copied().unwrap_or(self.since)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -449,17 +459,37 @@ impl Pairing {
         Ok(cadre.clone())
     }
 
-    /// The signer must be this household's contact card.
+    /// The signer must be this household's current contact card (the registry follows the card
+    /// through key rotations).
     fn household_signer(&self, ctx: &Ctx, registry: &Registry) -> Result<(), DomainError> {
-        let own = self
+        let card = self
             .household
             .as_ref()
             .and_then(|h| registry.household(h))
             .and_then(|h| h.contact_key);
-        if own != Some(ctx.signer) {
+        if card != Some(ctx.signer) {
             return Err(DomainError::NotYours {
                 what: "only this household's own contact card may acknowledge or confirm".into(),
             });
+        }
+        Ok(())
+    }
+
+    /// A cadre records nothing dated before they became responsible for the household.
+    fn not_before_joining(&self, cadre: &CadreId, date: Date) -> Result<(), DomainError> {
+        if let Some(term) = &self.active {
+            let joined = term.joined(cadre);
+            if date < joined {
+                return Err(DomainError::DateTooEarly {
+                    date,
+                    earliest: joined,
+                    what: if joined == term.since {
+                        "start of the pairing"
+                    } else {
+                        "handover that made this cadre responsible"
+                    },
+                });
+            }
         }
         Ok(())
     }
@@ -652,14 +682,7 @@ impl Pairing {
                     });
                 }
                 not_in_future(v.date, ctx)?;
-                let since = self.term("record_visit")?.since;
-                if v.date < since {
-                    return Err(DomainError::DateTooEarly {
-                        date: v.date,
-                        earliest: since,
-                        what: "start of the pairing",
-                    });
-                }
+                self.not_before_joining(&cadre, v.date)?;
                 if v.problems.len() > 10 || v.photos.len() > 9 {
                     return Err(DomainError::OutOfRange {
                         field: "problems / photos",
@@ -745,6 +768,7 @@ impl Pairing {
                     });
                 }
                 not_in_future(d.date, ctx)?;
+                self.not_before_joining(&cadre, d.date)?;
                 let value = d.help.value()?;
                 Ok(vec![E::PersonalDonationRecorded(
                     PersonalDonationRecorded {
@@ -840,6 +864,7 @@ impl Pairing {
                 let cadre = ctx.cadre().cloned().ok_or_else(|| DomainError::NotYours {
                     what: "resolve_request is signed by a cadre's own key".into(),
                 })?;
+                active_cadre(registry, &cadre)?;
                 let allowed = match self.request(&r.request_id)? {
                     RequestStatus::Accepted { by } => *by == cadre,
                     // After a dispute, the cadres now paired may try again.
@@ -905,6 +930,7 @@ impl Pairing {
                 self.program = Some(e.program);
                 self.household = Some(e.household);
                 self.active = Some(Term {
+                    joined: e.cadres.iter().map(|c| (c.clone(), e.date)).collect(),
                     cadres: e.cadres,
                     lead: e.lead,
                     since: e.date,
@@ -931,10 +957,19 @@ impl Pairing {
                         *s = RequestStatus::Accepted { by: e.lead.clone() };
                     }
                 }
+                let (since, before) = match self.active.take() {
+                    Some(t) => (t.since, t.joined),
+                    None => (e.date, BTreeMap::new()),
+                };
                 self.active = Some(Term {
+                    joined: e
+                        .cadres
+                        .iter()
+                        .map(|c| (c.clone(), before.get(c).copied().unwrap_or(e.date)))
+                        .collect(),
                     cadres: e.cadres,
                     lead: e.lead,
-                    since: e.date,
+                    since,
                 });
             }
             E::PairingEnded(_) => {
