@@ -115,6 +115,22 @@ impl std::error::Error for ProofError {}
 // ---------------------------------------------------------------------------------------------
 // Stored hashes
 
+/// The largest tree whose stored-hash positions fit in a `u64` (about 2n of them); far beyond any
+/// real log, and checked so that a hostile size is an error rather than an overflow.
+pub const MAX_STORED_TREE_SIZE: u64 = 1 << 63;
+
+/// An inclusion proof has at most one hash per level (64); a consistency proof one more.
+const MAX_PROOF_LEN: usize = 64;
+
+fn check_size(size: u64) -> Result<(), ProofError> {
+    if size > MAX_STORED_TREE_SIZE {
+        return Err(ProofError::BadRange {
+            what: "tree size beyond 2^63 leaves",
+        });
+    }
+    Ok(())
+}
+
 /// Position of the hash of the complete subtree at `level` covering leaves
 /// `[n·2^level, (n+1)·2^level)` in the append-only sequence of stored hashes. Appending leaf `i`
 /// writes the leaf hash, then the hashes of the subtrees it completes, so positions are dense.
@@ -218,6 +234,7 @@ fn read_exact(r: &(impl HashReader + ?Sized), positions: &[u64]) -> Result<Vec<H
 
 /// The root of the first `size` leaves, from stored hashes (at most log₂(size)+1 reads).
 pub fn tree_hash(size: u64, r: &(impl HashReader + ?Sized)) -> Result<Hash, ProofError> {
+    check_size(size)?;
     if size == 0 {
         return Ok(Hash::empty_root());
     }
@@ -238,6 +255,7 @@ pub fn inclusion_proof(
             what: "leaf index must be below the tree size",
         });
     }
+    check_size(size)?;
     let mut need = Vec::new();
     inclusion_positions(0, size, index, &mut need);
     let hashes = read_exact(r, &need)?;
@@ -294,6 +312,7 @@ pub fn consistency_proof(
             what: "old size must not exceed new size",
         });
     }
+    check_size(new_size)?;
     if old_size == 0 || old_size == new_size {
         return Ok(Vec::new());
     }
@@ -362,6 +381,12 @@ pub fn verify_inclusion(
     if index >= size {
         return Err(ProofError::BadRange {
             what: "leaf index must be below the tree size",
+        });
+    }
+    if proof.len() > MAX_PROOF_LEN {
+        return Err(ProofError::WrongLength {
+            expected: inclusion_proof_len(index, size),
+            got: proof.len(),
         });
     }
     let (mut f, mut s) = (index, size - 1);
@@ -444,10 +469,10 @@ pub fn verify_consistency(
         }
         return Ok(());
     }
-    if proof.is_empty() {
+    if proof.is_empty() || proof.len() > MAX_PROOF_LEN + 1 {
         return Err(ProofError::WrongLength {
             expected: consistency_proof_len(old_size, new_size),
-            got: 0,
+            got: proof.len(),
         });
     }
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
@@ -545,6 +570,7 @@ impl CompactRange {
 
     /// Resumes a tree of `size` leaves from stored hashes (O(log n) reads).
     pub fn resume(size: u64, r: &(impl HashReader + ?Sized)) -> Result<Self, ProofError> {
+        check_size(size)?;
         let mut need = Vec::new();
         subtree_positions(0, size, &mut need);
         let peaks = read_exact(r, &need)?;
@@ -658,5 +684,37 @@ mod tests {
                 verify_consistency(old, size, &or, &r, &p).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn hostile_sizes_and_proof_lengths_are_errors_not_overflows() {
+        let (_, store) = stored(4);
+        let huge = MAX_STORED_TREE_SIZE + 1;
+        assert!(matches!(
+            tree_hash(huge, &store),
+            Err(ProofError::BadRange { .. })
+        ));
+        assert!(matches!(
+            inclusion_proof(u64::MAX, 0, &store),
+            Err(ProofError::BadRange { .. })
+        ));
+        assert!(matches!(
+            consistency_proof(1, u64::MAX, &store),
+            Err(ProofError::BadRange { .. })
+        ));
+        assert!(matches!(
+            CompactRange::resume(huge, &store),
+            Err(ProofError::BadRange { .. })
+        ));
+        let long = vec![Hash::empty_root(); 100_000];
+        let r = Hash::empty_root();
+        assert!(matches!(
+            verify_inclusion(0, 5, &r, &long, &r),
+            Err(ProofError::WrongLength { .. })
+        ));
+        assert!(matches!(
+            verify_consistency(3, 5, &r, &r, &long),
+            Err(ProofError::WrongLength { .. })
+        ));
     }
 }
