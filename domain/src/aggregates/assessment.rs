@@ -88,6 +88,12 @@ impl Assessment {
                 id: expected,
             });
         }
+        if p.year > ctx.today().year() {
+            return Err(DomainError::OutOfRange {
+                field: "year",
+                reason: "不能为未来年份评分 / a year that has not begun cannot be assessed".into(),
+            });
+        }
         if registry.program(&p.program).is_none() {
             return Err(DomainError::NotFound {
                 what: "program",

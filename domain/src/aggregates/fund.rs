@@ -11,6 +11,7 @@ use crate::help::{Help, Purpose};
 use crate::ids::{CadreId, ContributionId, DisbursementId, FundId, HouseholdId, UnitId};
 use crate::money::{Fen, MAX_FEN};
 use crate::registry::Registry;
+use crate::role::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -206,6 +207,15 @@ impl Fund {
                 return Err(DomainError::OutOfRange {
                     field: "manager",
                     reason: "基金管理人须是干部或工作人员 / a fund is managed by a cadre or a person, not a household".into(),
+                });
+            }
+            let has_key = registry.authority.keys.values().any(|k| {
+                k.holder == c.manager && k.revoked.is_none() && k.roles.contains(&Role::FundManager)
+            });
+            if !has_key {
+                return Err(DomainError::NotFound {
+                    what: "fund manager key for",
+                    id: c.manager.to_string(),
                 });
             }
             return Ok(vec![E::FundCreated(FundCreated {

@@ -191,6 +191,12 @@ impl SpotCheck {
                         reason: "1–100000 distinct households".into(),
                     });
                 }
+                if let Some(h) = d.sample.iter().find(|h| registry.household(h).is_none()) {
+                    return Err(DomainError::NotFound {
+                        what: "household",
+                        id: h.to_string(),
+                    });
+                }
                 if d.checkpoint.is_empty() || d.checkpoint.len() > 8192 {
                     return Err(DomainError::OutOfRange {
                         field: "checkpoint",
