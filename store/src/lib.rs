@@ -1,0 +1,10 @@
+//! # bangfu-store: the log, kept
+//!
+//! - [`backend`] — what a storage engine must do, and the schema; implemented by [`postgres`]
+//!   (production) and [`sqlite`] (the embedded default);
+//! - [`log`] — the one append path: verified statements in, group commit, each caller told its own
+//!   entry index or its own refusal.
+
+pub mod backend;
+pub mod postgres;
+pub mod sqlite;
