@@ -189,6 +189,57 @@ impl HashReader for Vec<Hash> {
     }
 }
 
+/// Stored hashes fetched ahead of time, keyed by position: lets an asynchronous store read every
+/// hash a proof needs in one query (see the `*_positions` functions) and then build it here.
+impl HashReader for std::collections::HashMap<u64, Hash> {
+    fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, ProofError> {
+        positions
+            .iter()
+            .map(|p| {
+                self.get(p)
+                    .copied()
+                    .ok_or_else(|| ProofError::Storage(format!("no stored hash at position {p}")))
+            })
+            .collect()
+    }
+}
+
+/// Positions [`tree_hash`] and [`CompactRange::resume`] read for a tree of `size` leaves.
+pub fn tree_hash_positions(size: u64) -> Result<Vec<u64>, ProofError> {
+    check_size(size)?;
+    let mut need = Vec::new();
+    subtree_positions(0, size, &mut need);
+    Ok(need)
+}
+
+/// Positions [`inclusion_proof`] reads.
+pub fn inclusion_proof_positions(size: u64, index: u64) -> Result<Vec<u64>, ProofError> {
+    if index >= size {
+        return Err(ProofError::BadRange {
+            what: "leaf index must be below the tree size",
+        });
+    }
+    check_size(size)?;
+    let mut need = Vec::new();
+    inclusion_positions(0, size, index, &mut need);
+    Ok(need)
+}
+
+/// Positions [`consistency_proof`] reads.
+pub fn consistency_proof_positions(old_size: u64, new_size: u64) -> Result<Vec<u64>, ProofError> {
+    if old_size > new_size {
+        return Err(ProofError::BadRange {
+            what: "old size must not exceed new size",
+        });
+    }
+    check_size(new_size)?;
+    let mut need = Vec::new();
+    if old_size > 0 && old_size < new_size {
+        consistency_positions(0, new_size, old_size, &mut need);
+    }
+    Ok(need)
+}
+
 /// The positions of complete subtrees whose hashes combine into the hash of leaves `[lo, hi)`.
 fn subtree_positions(mut lo: u64, hi: u64, need: &mut Vec<u64>) {
     while lo < hi {

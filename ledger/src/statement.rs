@@ -247,6 +247,29 @@ impl Statement {
     }
 }
 
+/// A statement whose signature has been verified strictly. Only [`Statement::verified`] makes one,
+/// so code that takes a `VerifiedStatement` cannot be handed an unchecked signature.
+#[derive(Clone, PartialEq, Debug)]
+pub struct VerifiedStatement(Statement);
+
+impl VerifiedStatement {
+    pub fn statement(&self) -> &Statement {
+        &self.0
+    }
+
+    pub fn into_statement(self) -> Statement {
+        self.0
+    }
+}
+
+impl Statement {
+    /// Verifies the signature strictly and wraps the statement as verified.
+    pub fn verified(self) -> Result<VerifiedStatement, BadSignature> {
+        self.verify()?;
+        Ok(VerifiedStatement(self))
+    }
+}
+
 /// Why a statement (or an entry, whose fields are checked the same way) is malformed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementError {

@@ -6,5 +6,7 @@
 //!   entry index or its own refusal.
 
 pub mod backend;
+pub mod cqrs;
+pub mod log;
 pub mod postgres;
 pub mod sqlite;

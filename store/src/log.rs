@@ -1,0 +1,562 @@
+//! The one append path. Verified statements go to a single writer task per log, which takes every
+//! statement waiting at that moment as one batch (group commit): for each it checks replay, asks
+//! the domain, builds the entry (index, `prev_root`, `recorded_at`, leaf) and the Merkle hashes it
+//! completes; then the whole batch is written in one transaction and one durable commit, and each
+//! caller learns its own entry index or its own refusal.
+//!
+//! State kept in memory by the writer, all rebuilt from the store on open and after any failed
+//! commit: the registry (keys, units, cadres, households, programs), a cache of aggregates, the
+//! right edge of the Merkle tree, and the last `recorded_at`. Readers go straight to the store.
+
+use crate::backend::{Backend, Batch, NewEntry, StoreError, StoredEntry};
+use bangfu_domain::decide::{AnyAggregate, authorize};
+use bangfu_domain::error::DomainError;
+use bangfu_domain::registry::Registry;
+use bangfu_ledger::Hash;
+use bangfu_ledger::entry::{Entry, Event};
+use bangfu_ledger::merkle::{self, CompactRange, ProofError};
+use bangfu_ledger::statement::{Statement, StatementId, VerifiedStatement};
+use bangfu_ledger::time::Timestamp;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// The most statements one transaction takes.
+pub const MAX_BATCH: usize = 512;
+
+/// Aggregates kept in memory before the cache is emptied (they reload from the store on demand).
+const CACHE_LIMIT: usize = 200_000;
+
+/// Aggregate types whose events build the registry.
+const REGISTRY_TYPES: [&str; 5] = ["authority", "unit", "cadre", "household", "program"];
+
+/// What the log says about an accepted statement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Receipt {
+    pub index: u64,
+    pub leaf: Hash,
+    pub recorded_at: Timestamp,
+    pub events: Vec<Event>,
+    /// True when the statement was already in the log and this is its original receipt.
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppendError {
+    /// The domain refused the statement (or its key or role); the log is unchanged.
+    Refused(DomainError),
+    /// A different statement already used this id.
+    IdReused { id: String, index: u64 },
+    /// The store failed or another writer got there first; nothing of this statement was written.
+    /// Safe to send the same statement again (replay protection makes it idempotent).
+    Retry(StoreError),
+    /// The stored log is damaged; see `bangfu verify`.
+    Corrupt(String),
+    /// The log is shutting down.
+    Closed,
+}
+
+impl AppendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, AppendError::Retry(_))
+    }
+}
+
+impl fmt::Display for AppendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppendError::Refused(e) => write!(f, "{e}"),
+            AppendError::IdReused { id, index } => write!(
+                f,
+                "指令编号 {id} 已被第 {index} 条使用 / statement id {id} was already used by entry {index} for a different statement; sign again with a new id"
+            ),
+            AppendError::Retry(e) => write!(f, "{e}"),
+            AppendError::Corrupt(e) => write!(f, "the stored log is damaged: {e}; run `bangfu verify`"),
+            AppendError::Closed => write!(f, "账本正在关闭 / the log is shutting down; retry shortly"),
+        }
+    }
+}
+
+impl std::error::Error for AppendError {}
+
+impl From<StoreError> for AppendError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt(why) => AppendError::Corrupt(why),
+            other => AppendError::Retry(other),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Receipt, AppendError>>;
+
+struct Job {
+    statement: VerifiedStatement,
+    reply: Reply,
+}
+
+/// The source of `recorded_at`, in milliseconds since the epoch. Tests inject their own.
+pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
+
+fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A log: the append path and the reads.
+pub struct Log<B: Backend> {
+    backend: Arc<B>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl<B: Backend> Log<B> {
+    /// Opens the log over a store: rebuilds the writer's state and starts the writer.
+    pub async fn open(backend: B) -> Result<Log<B>, StoreError> {
+        Self::open_with_clock(backend, Box::new(system_clock)).await
+    }
+
+    pub async fn open_with_clock(backend: B, clock: Clock) -> Result<Log<B>, StoreError> {
+        let backend = Arc::new(backend);
+        let state = State::load(backend.as_ref()).await?;
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let writer = Writer {
+            backend: backend.clone(),
+            state,
+            clock,
+        };
+        let handle = tokio::spawn(writer.run(rx));
+        Ok(Log {
+            backend,
+            jobs: Some(tx),
+            writer: Some(handle),
+        })
+    }
+
+    /// Appends a verified statement; returns its receipt (the original one if it was already in
+    /// the log) or why not.
+    pub async fn append(&self, statement: VerifiedStatement) -> Result<Receipt, AppendError> {
+        let jobs = self.jobs.as_ref().ok_or(AppendError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        jobs.send(Job { statement, reply })
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Stops taking statements, lets the writer finish what it holds, and waits for it.
+    pub async fn close(mut self) {
+        self.jobs.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.await;
+        }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// The store, shared (for cqrs-es's repository and other readers).
+    pub fn shared_backend(&self) -> Arc<B> {
+        self.backend.clone()
+    }
+
+    pub async fn size(&self) -> Result<u64, StoreError> {
+        self.backend.size().await
+    }
+
+    pub async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
+        self.backend.entries(from, limit).await
+    }
+
+    /// The root of the first `size` entries (`size` at most the log's size).
+    pub async fn tree_head(&self, size: u64) -> Result<Hash, StoreError> {
+        self.check_size(size).await?;
+        let positions = merkle::tree_hash_positions(size).map_err(proof_error)?;
+        let hashes = self.fetch(&positions).await?;
+        merkle::tree_hash(size, &hashes).map_err(proof_error)
+    }
+
+    /// The audit path of entry `index` in the tree of `size` entries.
+    pub async fn inclusion_proof(&self, size: u64, index: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size).await?;
+        let positions = merkle::inclusion_proof_positions(size, index).map_err(proof_error)?;
+        let hashes = self.fetch(&positions).await?;
+        merkle::inclusion_proof(size, index, &hashes).map_err(proof_error)
+    }
+
+    /// The consistency proof from `old_size` to `new_size`.
+    pub async fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(new_size).await?;
+        let positions =
+            merkle::consistency_proof_positions(old_size, new_size).map_err(proof_error)?;
+        let hashes = self.fetch(&positions).await?;
+        merkle::consistency_proof(old_size, new_size, &hashes).map_err(proof_error)
+    }
+
+    pub async fn entry_by_statement(&self, id: &StatementId) -> Result<Option<StoredEntry>, StoreError> {
+        self.backend.entry_by_statement(id.as_str()).await
+    }
+
+    pub async fn aggregate_events(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.backend.aggregate_events(aggregate_type, aggregate_id).await
+    }
+
+    pub async fn entries_of_household(
+        &self,
+        household: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        self.backend.entries_of_household(household, from, limit).await
+    }
+
+    async fn check_size(&self, size: u64) -> Result<(), StoreError> {
+        let have = self.backend.size().await?;
+        if size > have {
+            return Err(StoreError::Conflict(format!(
+                "the log has {have} entries, fewer than the {size} asked for"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, positions: &[u64]) -> Result<HashMap<u64, Hash>, StoreError> {
+        let hashes = self.backend.read_hashes(positions).await?;
+        Ok(positions.iter().copied().zip(hashes).collect())
+    }
+}
+
+fn proof_error(e: ProofError) -> StoreError {
+    match e {
+        ProofError::BadRange { what } => StoreError::Conflict(what.to_owned()),
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
+/// The households an entry concerns: its target, a pairing's household, and any `household`
+/// named in its events.
+pub fn households_of(statement: &Statement, events: &[Event]) -> Vec<String> {
+    let target = &statement.body.target;
+    let mut out: Vec<String> = Vec::new();
+    match target.aggregate_type() {
+        "household" => out.push(target.aggregate_id().to_owned()),
+        "pairing" => {
+            if let Some((_, h)) = target.aggregate_id().split_once(':') {
+                out.push(h.to_owned());
+            }
+        }
+        _ => {}
+    }
+    for e in events {
+        if let Some(h) = e.payload.get("household").and_then(|v| v.as_str()) {
+            out.push(h.to_owned());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What the writer keeps in memory.
+struct State {
+    registry: Registry,
+    aggregates: HashMap<(String, String), AnyAggregate>,
+    range: CompactRange,
+    last_recorded_ms: i64,
+}
+
+impl State {
+    async fn load<B: Backend>(backend: &B) -> Result<State, StoreError> {
+        let size = backend.size().await?;
+        let positions = merkle::tree_hash_positions(size).map_err(proof_error)?;
+        let peaks = backend.read_hashes(&positions).await?;
+        let stored: HashMap<u64, Hash> = positions.into_iter().zip(peaks).collect();
+        let range = CompactRange::resume(size, &stored).map_err(proof_error)?;
+        let mut registry = Registry::default();
+        let mut from = 0;
+        loop {
+            let page = backend.events_of_types(&REGISTRY_TYPES, from, 1000).await?;
+            let Some((last, _)) = page.last() else { break };
+            let next = last + 1;
+            for (_, event) in &page {
+                registry
+                    .apply(event)
+                    .map_err(|e| StoreError::Corrupt(format!("registry event: {e}")))?;
+            }
+            from = next;
+        }
+        let last_recorded_ms = match size {
+            0 => 0,
+            n => {
+                let last = backend.entries(n - 1, 1).await?;
+                let entry = last
+                    .first()
+                    .ok_or_else(|| StoreError::Corrupt(format!("entry {} is missing", n - 1)))?;
+                Entry::from_bytes(&entry.body)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {}: {e}", n - 1)))?
+                    .recorded_at
+                    .unix_millis()
+            }
+        };
+        Ok(State {
+            registry,
+            aggregates: HashMap::new(),
+            range,
+            last_recorded_ms,
+        })
+    }
+}
+
+struct Writer<B: Backend> {
+    backend: Arc<B>,
+    state: State,
+    clock: Clock,
+}
+
+/// An accepted statement awaiting the commit of its batch.
+struct Pending {
+    reply: Reply,
+    receipt: Receipt,
+}
+
+impl<B: Backend> Writer<B> {
+    async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        while let Some(first) = jobs.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+    }
+
+    async fn aggregate(
+        &mut self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<&mut AnyAggregate, AppendError> {
+        let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
+        if !self.state.aggregates.contains_key(&key) {
+            if self.state.aggregates.len() >= CACHE_LIMIT {
+                self.state.aggregates.clear();
+            }
+            let mut aggregate = AnyAggregate::new(aggregate_type).map_err(AppendError::Refused)?;
+            for event in self
+                .backend
+                .aggregate_events(aggregate_type, aggregate_id)
+                .await?
+            {
+                aggregate
+                    .apply(&event)
+                    .map_err(|e| AppendError::Corrupt(format!("{aggregate_type}/{aggregate_id}: {e}")))?;
+            }
+            self.state.aggregates.insert(key.clone(), aggregate);
+        }
+        self.state
+            .aggregates
+            .get_mut(&key)
+            .ok_or_else(|| AppendError::Corrupt("aggregate cache".into()))
+    }
+
+    /// The receipt of a statement already in the log, or `IdReused` if the stored one differs.
+    fn replayed(stored: &StoredEntry, statement: &Statement) -> Result<Receipt, AppendError> {
+        let entry = Entry::from_bytes(&stored.body)
+            .map_err(|e| AppendError::Corrupt(format!("entry {}: {e}", stored.index)))?;
+        if entry.statement != *statement {
+            return Err(AppendError::IdReused {
+                id: statement.body.id.to_string(),
+                index: stored.index,
+            });
+        }
+        Ok(Receipt {
+            index: stored.index,
+            leaf: merkle::leaf_hash(&stored.body),
+            recorded_at: entry.recorded_at,
+            events: entry.events,
+            replayed: true,
+        })
+    }
+
+    async fn process(&mut self, jobs: Vec<Job>) {
+        let mut batch = Batch {
+            first_index: self.state.range.size(),
+            ..Batch::default()
+        };
+        let mut pending: Vec<Pending> = Vec::new();
+        // Statements accepted in this batch, by id, for in-batch replays.
+        let mut in_batch: HashMap<StatementId, usize> = HashMap::new();
+        let mut replays_in_batch: Vec<(Reply, usize)> = Vec::new();
+        for job in jobs {
+            let statement = job.statement.statement();
+            let id = &statement.body.id;
+            if let Some(&at) = in_batch.get(id) {
+                let same = batch
+                    .entries
+                    .get(at)
+                    .is_some_and(|e| Entry::from_bytes(&e.body).is_ok_and(|e| e.statement == *statement));
+                if same {
+                    replays_in_batch.push((job.reply, at));
+                } else {
+                    let _ = job.reply.send(Err(AppendError::IdReused {
+                        id: id.to_string(),
+                        index: batch.first_index + at as u64,
+                    }));
+                }
+                continue;
+            }
+            match self.backend.entry_by_statement(id.as_str()).await {
+                Ok(Some(stored)) => {
+                    let _ = job.reply.send(Self::replayed(&stored, statement));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = job.reply.send(Err(e.into()));
+                    continue;
+                }
+            }
+            match self.decide(&batch, statement).await {
+                Ok((entry, body)) => {
+                    let leaf = merkle::leaf_hash(&body);
+                    let hashes = self.state.range.append(leaf);
+                    batch.hashes.extend(hashes);
+                    self.state.last_recorded_ms = entry.recorded_at.unix_millis();
+                    in_batch.insert(id.clone(), batch.entries.len());
+                    batch.entries.push(NewEntry {
+                        index: entry.index,
+                        statement_id: id.to_string(),
+                        aggregate_type: statement.body.target.aggregate_type().to_owned(),
+                        aggregate_id: statement.body.target.aggregate_id().to_owned(),
+                        signer: statement.body.key.to_base64(),
+                        recorded_at_ms: entry.recorded_at.unix_millis(),
+                        leaf,
+                        households: households_of(statement, &entry.events),
+                        events: entry.events.clone(),
+                        body,
+                    });
+                    pending.push(Pending {
+                        reply: job.reply,
+                        receipt: Receipt {
+                            index: entry.index,
+                            leaf,
+                            recorded_at: entry.recorded_at,
+                            events: entry.events,
+                            replayed: false,
+                        },
+                    });
+                }
+                Err(e) => {
+                    let failed_store = matches!(e, AppendError::Retry(_) | AppendError::Corrupt(_));
+                    let _ = job.reply.send(Err(e));
+                    if failed_store {
+                        // The writer's state may be ahead of what can be written; start over.
+                        self.fail_batch(pending, replays_in_batch, StoreError::Unavailable(
+                            "a read failed while building the batch".into(),
+                        ))
+                        .await;
+                        return;
+                    }
+                }
+            }
+        }
+        if batch.entries.is_empty() {
+            return;
+        }
+        match self.backend.append(&batch).await {
+            Ok(()) => {
+                for (reply, at) in replays_in_batch {
+                    let mut receipt = pending[at].receipt.clone();
+                    receipt.replayed = true;
+                    let _ = reply.send(Ok(receipt));
+                }
+                for p in pending {
+                    let _ = p.reply.send(Ok(p.receipt));
+                }
+            }
+            Err(e) => self.fail_batch(pending, replays_in_batch, e).await,
+        }
+    }
+
+    /// Tells every caller of a failed batch to retry, then rebuilds the in-memory state from the
+    /// store, which holds none of the batch.
+    async fn fail_batch(&mut self, pending: Vec<Pending>, replays: Vec<(Reply, usize)>, e: StoreError) {
+        let error = match e {
+            StoreError::DuplicateStatement(why) => StoreError::Conflict(format!(
+                "a statement in the batch was appended by another writer ({why})"
+            )),
+            other => other,
+        };
+        for p in pending {
+            let _ = p.reply.send(Err(AppendError::from(error.clone())));
+        }
+        for (reply, _) in replays {
+            let _ = reply.send(Err(AppendError::from(error.clone())));
+        }
+        // Keep trying to reload: the store may be restarting.
+        loop {
+            match State::load(self.backend.as_ref()).await {
+                Ok(state) => {
+                    self.state = state;
+                    return;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// Authorizes the statement and lets its aggregate decide; builds the entry.
+    async fn decide(&mut self, batch: &Batch, statement: &Statement) -> Result<(Entry, Vec<u8>), AppendError> {
+        let index = batch.first_index + batch.entries.len() as u64;
+        // recorded_at never goes backwards, whatever the clock does.
+        let now = (self.clock)().max(self.state.last_recorded_ms);
+        let recorded_at = Timestamp::from_unix_millis(now)
+            .ok_or_else(|| AppendError::Corrupt(format!("the clock reads {now} ms")))?;
+        let ctx = authorize(statement, index, recorded_at, &self.state.registry)
+            .map_err(AppendError::Refused)?;
+        let target = &statement.body.target;
+        let (t, id) = (target.aggregate_type().to_owned(), target.aggregate_id().to_owned());
+        // Borrow juggling: the registry is read while the aggregate is mutated.
+        let registry = std::mem::take(&mut self.state.registry);
+        let decided = match self.aggregate(&t, &id).await {
+            Ok(aggregate) => aggregate.handle(ctx, statement, &registry).map_err(AppendError::Refused),
+            Err(e) => Err(e),
+        };
+        self.state.registry = registry;
+        let events = decided?;
+        for e in &events {
+            self.state
+                .registry
+                .apply(e)
+                .map_err(|e| AppendError::Corrupt(format!("registry: {e}")))?;
+        }
+        let entry = Entry {
+            index,
+            prev_root: self.state.range.root(),
+            recorded_at,
+            statement: statement.clone(),
+            events,
+        };
+        // The aggregate and registry have moved on already; an entry that cannot be serialized is a
+        // bug, reported as corruption so the writer reloads its state.
+        let body = entry
+            .to_bytes()
+            .map_err(|e| AppendError::Corrupt(format!("entry {index} cannot be serialized: {e}")))?;
+        Ok((entry, body))
+    }
+}
