@@ -2,11 +2,12 @@
 //! aggregate decides ([`AnyAggregate::handle`]). Intake and the verifier's replay both go through
 //! here, so the two can never disagree about a rule.
 
+use crate::aggregates::Decide;
 use crate::aggregates::{
     assessment::Assessment, authority::Authority, cadre::Cadre, fund::Fund, household::Household,
     pairing::Pairing, program::Program, spot_check::SpotCheck, unit::Unit,
 };
-use crate::command::{Command, Ctx, Key};
+use crate::command::{Ctx, Key};
 use crate::error::DomainError;
 use crate::event::{from_ledger, to_ledger};
 use crate::registry::Registry;
@@ -15,14 +16,10 @@ use bangfu_ledger::entry::Event as LedgerEvent;
 use bangfu_ledger::statement::Statement;
 use bangfu_ledger::time::Timestamp;
 use cqrs_es::Aggregate;
-use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::EventUpcaster;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 /// Checks that the statement's key may issue its command at log position `index`, and returns the
 /// command's circumstances. Does not look at the arguments.
@@ -96,19 +93,7 @@ enum State {
     Assessment(Box<Assessment>),
 }
 
-/// Runs a future that never waits: aggregates do no I/O, and cqrs-es's event sink only takes an
-/// uncontended lock.
-fn run_ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn handle_typed<A, C>(
+fn handle_typed<A>(
     aggregate: &mut A,
     version: u64,
     ctx: Ctx,
@@ -116,11 +101,11 @@ fn handle_typed<A, C>(
     registry: &Registry,
 ) -> Result<Vec<LedgerEvent>, DomainError>
 where
-    A: Aggregate<Command = Command<C>, Error = DomainError, Services = Registry>,
-    C: DeserializeOwned,
+    A: Decide,
+    A::Body: DeserializeOwned,
 {
     let body = &statement.body;
-    let command: C = serde_json::from_value(json!({
+    let command: A::Body = serde_json::from_value(json!({
         "type": body.command.as_str(),
         "args": body.args,
     }))
@@ -128,16 +113,14 @@ where
         command: body.command.to_string(),
         reason: e.to_string(),
     })?;
-    let aggregate_id = ctx.aggregate_id.clone();
-    let sink = EventSink::default();
-    // On a refusal nothing was written to the sink and the state is unchanged (aggregates decide
-    // before they write); on success the sink has already applied the events to the state.
-    run_ready(aggregate.handle(Command { ctx, body: command }, registry, &sink))?;
-    let events = run_ready(sink.collect());
+    let events = aggregate.decide(&ctx, command, registry)?;
+    for e in &events {
+        aggregate.evolve(e.clone());
+    }
     Ok(events
         .iter()
         .enumerate()
-        .map(|(i, e)| to_ledger(A::TYPE, &aggregate_id, version + 1 + i as u64, e))
+        .map(|(i, e)| to_ledger(A::TYPE, &ctx.aggregate_id, version + 1 + i as u64, e))
         .collect())
 }
 

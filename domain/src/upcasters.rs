@@ -7,6 +7,14 @@
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
 use serde_json::Value;
 
+/// The upcasters for an aggregate type's events (none for most).
+pub fn for_aggregate(aggregate_type: &str) -> Vec<Box<dyn EventUpcaster>> {
+    match aggregate_type {
+        "cadre" => cadre(),
+        _ => Vec::new(),
+    }
+}
+
 pub fn cadre() -> Vec<Box<dyn EventUpcaster>> {
     vec![Box::new(SemanticVersionEventUpcaster::new(
         "CadreRegistered",

@@ -82,18 +82,16 @@ impl StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Conflict(why) => write!(
-                f,
-                "写入冲突，请重试 / conflicting append, retry: {why}"
-            ),
+            StoreError::Conflict(why) => {
+                write!(f, "写入冲突，请重试 / conflicting append, retry: {why}")
+            }
             StoreError::DuplicateStatement(id) => write!(
                 f,
                 "指令编号 {id} 已在账本中 / statement id {id} is already in the log"
             ),
-            StoreError::Unavailable(why) => write!(
-                f,
-                "数据库不可用 / the database is unavailable: {why}"
-            ),
+            StoreError::Unavailable(why) => {
+                write!(f, "数据库不可用 / the database is unavailable: {why}")
+            }
             StoreError::Corrupt(why) => write!(f, "stored log is damaged: {why}"),
         }
     }
@@ -118,7 +116,11 @@ pub trait Backend: Send + Sync + 'static {
     fn append(&self, batch: &Batch) -> impl Future<Output = Result<()>> + Send;
 
     /// Up to `limit` entries from index `from` on, in order.
-    fn entries(&self, from: u64, limit: u32) -> impl Future<Output = Result<Vec<StoredEntry>>> + Send;
+    fn entries(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredEntry>>> + Send;
 
     /// The entry holding a statement id, if any.
     fn entry_by_statement(

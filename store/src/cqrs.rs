@@ -12,7 +12,7 @@ use cqrs_es::Aggregate;
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The log as cqrs-es storage.
@@ -26,16 +26,26 @@ impl<B: Backend> LogRepository<B> {
     }
 }
 
+/// An event as cqrs-es reads it: brought up to date by the domain's upcasters (which work on the
+/// ledger's payload), then with the payload in the event enum's serde form
+/// (`{"event_type", "payload"}`), which is what cqrs-es deserializes.
 fn serialized(e: Event) -> SerializedEvent {
-    SerializedEvent {
+    let mut event = SerializedEvent {
         aggregate_id: e.aggregate_id,
         sequence: e.sequence as usize,
         aggregate_type: e.aggregate_type,
         event_type: e.event_type,
         event_version: e.event_version,
         payload: Value::Object(e.payload),
-        metadata: Value::Null,
+        metadata: json!({}),
+    };
+    for u in bangfu_domain::upcasters::for_aggregate(&event.aggregate_type) {
+        if u.can_upcast(&event.event_type, &event.event_version) {
+            event = u.upcast(event);
+        }
     }
+    event.payload = json!({"event_type": event.event_type, "payload": event.payload});
+    event
 }
 
 fn persistence(e: StoreError) -> PersistenceError {

@@ -73,8 +73,12 @@ impl fmt::Display for AppendError {
                 "指令编号 {id} 已被第 {index} 条使用 / statement id {id} was already used by entry {index} for a different statement; sign again with a new id"
             ),
             AppendError::Retry(e) => write!(f, "{e}"),
-            AppendError::Corrupt(e) => write!(f, "the stored log is damaged: {e}; run `bangfu verify`"),
-            AppendError::Closed => write!(f, "账本正在关闭 / the log is shutting down; retry shortly"),
+            AppendError::Corrupt(e) => {
+                write!(f, "the stored log is damaged: {e}; run `bangfu verify`")
+            }
+            AppendError::Closed => {
+                write!(f, "账本正在关闭 / the log is shutting down; retry shortly")
+            }
         }
     }
 }
@@ -202,7 +206,10 @@ impl<B: Backend> Log<B> {
         merkle::consistency_proof(old_size, new_size, &hashes).map_err(proof_error)
     }
 
-    pub async fn entry_by_statement(&self, id: &StatementId) -> Result<Option<StoredEntry>, StoreError> {
+    pub async fn entry_by_statement(
+        &self,
+        id: &StatementId,
+    ) -> Result<Option<StoredEntry>, StoreError> {
         self.backend.entry_by_statement(id.as_str()).await
     }
 
@@ -211,7 +218,9 @@ impl<B: Backend> Log<B> {
         aggregate_type: &str,
         aggregate_id: &str,
     ) -> Result<Vec<Event>, StoreError> {
-        self.backend.aggregate_events(aggregate_type, aggregate_id).await
+        self.backend
+            .aggregate_events(aggregate_type, aggregate_id)
+            .await
     }
 
     pub async fn entries_of_household(
@@ -220,7 +229,9 @@ impl<B: Backend> Log<B> {
         from: u64,
         limit: u32,
     ) -> Result<Vec<u64>, StoreError> {
-        self.backend.entries_of_household(household, from, limit).await
+        self.backend
+            .entries_of_household(household, from, limit)
+            .await
     }
 
     async fn check_size(&self, size: u64) -> Result<(), StoreError> {
@@ -362,9 +373,9 @@ impl<B: Backend> Writer<B> {
                 .aggregate_events(aggregate_type, aggregate_id)
                 .await?
             {
-                aggregate
-                    .apply(&event)
-                    .map_err(|e| AppendError::Corrupt(format!("{aggregate_type}/{aggregate_id}: {e}")))?;
+                aggregate.apply(&event).map_err(|e| {
+                    AppendError::Corrupt(format!("{aggregate_type}/{aggregate_id}: {e}"))
+                })?;
             }
             self.state.aggregates.insert(key.clone(), aggregate);
         }
@@ -406,10 +417,9 @@ impl<B: Backend> Writer<B> {
             let statement = job.statement.statement();
             let id = &statement.body.id;
             if let Some(&at) = in_batch.get(id) {
-                let same = batch
-                    .entries
-                    .get(at)
-                    .is_some_and(|e| Entry::from_bytes(&e.body).is_ok_and(|e| e.statement == *statement));
+                let same = batch.entries.get(at).is_some_and(|e| {
+                    Entry::from_bytes(&e.body).is_ok_and(|e| e.statement == *statement)
+                });
                 if same {
                     replays_in_batch.push((job.reply, at));
                 } else {
@@ -466,9 +476,13 @@ impl<B: Backend> Writer<B> {
                     let _ = job.reply.send(Err(e));
                     if failed_store {
                         // The writer's state may be ahead of what can be written; start over.
-                        self.fail_batch(pending, replays_in_batch, StoreError::Unavailable(
-                            "a read failed while building the batch".into(),
-                        ))
+                        self.fail_batch(
+                            pending,
+                            replays_in_batch,
+                            StoreError::Unavailable(
+                                "a read failed while building the batch".into(),
+                            ),
+                        )
                         .await;
                         return;
                     }
@@ -495,7 +509,12 @@ impl<B: Backend> Writer<B> {
 
     /// Tells every caller of a failed batch to retry, then rebuilds the in-memory state from the
     /// store, which holds none of the batch.
-    async fn fail_batch(&mut self, pending: Vec<Pending>, replays: Vec<(Reply, usize)>, e: StoreError) {
+    async fn fail_batch(
+        &mut self,
+        pending: Vec<Pending>,
+        replays: Vec<(Reply, usize)>,
+        e: StoreError,
+    ) {
         let error = match e {
             StoreError::DuplicateStatement(why) => StoreError::Conflict(format!(
                 "a statement in the batch was appended by another writer ({why})"
@@ -521,7 +540,11 @@ impl<B: Backend> Writer<B> {
     }
 
     /// Authorizes the statement and lets its aggregate decide; builds the entry.
-    async fn decide(&mut self, batch: &Batch, statement: &Statement) -> Result<(Entry, Vec<u8>), AppendError> {
+    async fn decide(
+        &mut self,
+        batch: &Batch,
+        statement: &Statement,
+    ) -> Result<(Entry, Vec<u8>), AppendError> {
         let index = batch.first_index + batch.entries.len() as u64;
         // recorded_at never goes backwards, whatever the clock does.
         let now = (self.clock)().max(self.state.last_recorded_ms);
@@ -530,11 +553,16 @@ impl<B: Backend> Writer<B> {
         let ctx = authorize(statement, index, recorded_at, &self.state.registry)
             .map_err(AppendError::Refused)?;
         let target = &statement.body.target;
-        let (t, id) = (target.aggregate_type().to_owned(), target.aggregate_id().to_owned());
+        let (t, id) = (
+            target.aggregate_type().to_owned(),
+            target.aggregate_id().to_owned(),
+        );
         // Borrow juggling: the registry is read while the aggregate is mutated.
         let registry = std::mem::take(&mut self.state.registry);
         let decided = match self.aggregate(&t, &id).await {
-            Ok(aggregate) => aggregate.handle(ctx, statement, &registry).map_err(AppendError::Refused),
+            Ok(aggregate) => aggregate
+                .handle(ctx, statement, &registry)
+                .map_err(AppendError::Refused),
             Err(e) => Err(e),
         };
         self.state.registry = registry;
@@ -554,9 +582,9 @@ impl<B: Backend> Writer<B> {
         };
         // The aggregate and registry have moved on already; an entry that cannot be serialized is a
         // bug, reported as corruption so the writer reloads its state.
-        let body = entry
-            .to_bytes()
-            .map_err(|e| AppendError::Corrupt(format!("entry {index} cannot be serialized: {e}")))?;
+        let body = entry.to_bytes().map_err(|e| {
+            AppendError::Corrupt(format!("entry {index} cannot be serialized: {e}"))
+        })?;
         Ok((entry, body))
     }
 }

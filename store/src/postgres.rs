@@ -1,0 +1,1076 @@
+//! The log on PostgreSQL: the production [`Backend`].
+//!
+//! [`PgBackend::connect`] builds a connection pool (deadpool-postgres) from a URL such as
+//! `postgres://bangfu_service@db.example/bangfu`, brings the schema up to [`SCHEMA_VERSION`] with
+//! the versioned migrations below (each run inside one transaction, under an advisory lock, so two
+//! processes starting together do not race), and returns.
+//!
+//! ## How an append is made safe
+//!
+//! One transaction, READ COMMITTED:
+//!
+//! 1. `SELECT pg_advisory_xact_lock(LOG_LOCK)` — one writer per log; released by COMMIT/ROLLBACK;
+//! 2. the log's size, read in a *later* statement than the lock so its snapshot sees every append
+//!    committed before we got the lock; it must equal `batch.first_index`, else `Conflict`;
+//! 3. four `INSERT … SELECT … FROM UNNEST($1, $2, …)` statements (entries, events, household
+//!    links, tree hashes): one array per column, so a batch of hundreds of entries is four
+//!    statements, sent pipelined in one round trip;
+//! 4. `COMMIT`, with the server's `synchronous_commit` (refused at connect if it is `off`).
+//!
+//! Unique violations are mapped by constraint name, never by message text (which is translated
+//! under `lc_messages`): `events_pkey` → [`StoreError::Conflict`], `entries_statement_id_key` →
+//! [`StoreError::DuplicateStatement`], `entries_pkey` → `Conflict`. Every other database or
+//! connection failure is [`StoreError::Unavailable`]; rows that cannot be what the log wrote are
+//! [`StoreError::Corrupt`]. Nothing read from the database can make this module panic.
+//!
+//! ## Append-only
+//!
+//! `BEFORE UPDATE OR DELETE` row triggers and a `BEFORE TRUNCATE` statement trigger on `entries`,
+//! `events`, `entry_households` and `tree_hashes` raise
+//! `bangfu: the log is append-only: …; corrections are new signed statements, appended like any other`.
+//! They stop a casual edit; they do not stop a table owner or superuser (who can disable
+//! triggers). That is what the verifier, checkpoints and witnesses are for.
+//!
+//! ## Roles for a production deployment
+//!
+//! The service must not be able to change history, so it does not own the tables. Run migrations
+//! as a separate owner role (e.g. `bangfu migrate` with the owner's URL, or connect once as the
+//! owner), then grant the service only what appending and reading need:
+//!
+//! ```sql
+//! CREATE ROLE bangfu_owner LOGIN PASSWORD '…';     -- owns the schema, runs migrations
+//! CREATE ROLE bangfu_service LOGIN PASSWORD '…';   -- what the service connects as
+//! CREATE DATABASE bangfu OWNER bangfu_owner;
+//! -- connect to bangfu as bangfu_owner and open the store once (runs the migrations), then:
+//! REVOKE ALL ON entries, events, entry_households, tree_hashes, schema_migrations FROM PUBLIC;
+//! GRANT CONNECT ON DATABASE bangfu TO bangfu_service;
+//! GRANT USAGE ON SCHEMA public TO bangfu_service;
+//! GRANT SELECT, INSERT ON entries, events, entry_households, tree_hashes TO bangfu_service;
+//! GRANT SELECT ON schema_migrations TO bangfu_service;
+//! REVOKE CREATE ON SCHEMA public FROM PUBLIC;        -- the default from PostgreSQL 15 on
+//! -- Never GRANT UPDATE, DELETE or TRUNCATE on these tables to bangfu_service, never make it a
+//! -- superuser or a member of bangfu_owner: an owner can disable the append-only triggers.
+//! ```
+//!
+//! Opening an up-to-date store needs only `SELECT` on `schema_migrations` (the bookkeeping table
+//! is created only when it is missing), so the service role can open what the owner migrated.
+//!
+//! Connections are made without TLS (`NoTls`): use a local socket or a private network, or put a
+//! TLS-terminating proxy in front until a TLS connector is added.
+
+use crate::backend::{Backend, Batch, Result, StoreError, StoredEntry};
+use bangfu_ledger::Hash;
+use bangfu_ledger::entry::Event;
+use bangfu_ledger::jcs;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::{IsolationLevel, NoTls, Row, SimpleQueryMessage};
+
+/// The schema version this program writes and expects.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Advisory-lock key that serializes appends to the log (one log per database): "bangfu:L".
+pub const LOG_LOCK: i64 = i64::from_be_bytes(*b"bangfu:L");
+
+/// Advisory-lock key that serializes migrations: "bangfu:M".
+const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"bangfu:M");
+
+struct Migration {
+    version: u32,
+    sql: &'static str,
+}
+
+/// Every migration, in order. Never edit one that has shipped: add the next.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: MIGRATION_1,
+}];
+
+const MIGRATION_1: &str = r#"
+-- bangfu schema version 1: the log (see store/src/backend.rs for what each table holds).
+--
+-- Roles for a production deployment. The service must not own these tables. Run migrations as a
+-- separate owner role, then grant the service's role INSERT and SELECT only:
+--
+--   CREATE ROLE bangfu_owner LOGIN PASSWORD '...';    -- owns the schema, runs migrations
+--   CREATE ROLE bangfu_service LOGIN PASSWORD '...';  -- what the service connects as
+--   REVOKE ALL ON entries, events, entry_households, tree_hashes, schema_migrations FROM PUBLIC;
+--   GRANT USAGE ON SCHEMA public TO bangfu_service;
+--   GRANT SELECT, INSERT ON entries, events, entry_households, tree_hashes TO bangfu_service;
+--   GRANT SELECT ON schema_migrations TO bangfu_service;
+--   REVOKE CREATE ON SCHEMA public FROM PUBLIC;       -- the default from PostgreSQL 15 on
+--
+-- No UPDATE, DELETE or TRUNCATE for bangfu_service; it is neither a superuser nor a member of
+-- bangfu_owner (an owner can disable the triggers below).
+
+CREATE TABLE entries (
+    idx            BIGINT NOT NULL,
+    statement_id   TEXT   NOT NULL,
+    aggregate_type TEXT   NOT NULL,
+    aggregate_id   TEXT   NOT NULL,
+    signer         TEXT   NOT NULL,  -- the signer's public key, base64
+    recorded_at_ms BIGINT NOT NULL,
+    leaf           BYTEA  NOT NULL,  -- the entry's Merkle leaf hash
+    body           BYTEA  NOT NULL,  -- the entry's exact JCS bytes, as hashed
+    CONSTRAINT entries_pkey PRIMARY KEY (idx),
+    CONSTRAINT entries_statement_id_key UNIQUE (statement_id),
+    CONSTRAINT entries_idx_check CHECK (idx >= 0),
+    CONSTRAINT entries_leaf_check CHECK (octet_length(leaf) = 32)
+);
+
+CREATE TABLE events (
+    aggregate_type TEXT    NOT NULL,
+    aggregate_id   TEXT    NOT NULL,
+    sequence       BIGINT  NOT NULL,  -- position in the aggregate's stream, from 1
+    idx            BIGINT  NOT NULL,  -- the entry holding the event
+    ord            INTEGER NOT NULL,  -- the event's position among its entry's events, from 0
+    event_type     TEXT    NOT NULL,
+    event_version  TEXT    NOT NULL,
+    payload        TEXT    NOT NULL,  -- exact JCS text; not jsonb, which would reorder keys
+    CONSTRAINT events_pkey PRIMARY KEY (aggregate_type, aggregate_id, sequence),
+    CONSTRAINT events_idx_check CHECK (idx >= 0),
+    CONSTRAINT events_ord_check CHECK (ord >= 0)
+);
+-- events_of_types: events of some aggregate types in log order.
+CREATE INDEX events_by_type ON events (aggregate_type, idx, ord);
+
+CREATE TABLE entry_households (
+    household TEXT   NOT NULL,
+    idx       BIGINT NOT NULL,
+    CONSTRAINT entry_households_pkey PRIMARY KEY (household, idx)
+);
+
+CREATE TABLE tree_hashes (
+    pos  BIGINT NOT NULL,  -- merkle::stored_hash_index
+    hash BYTEA  NOT NULL,
+    CONSTRAINT tree_hashes_pkey PRIMARY KEY (pos),
+    CONSTRAINT tree_hashes_pos_check CHECK (pos >= 0),
+    CONSTRAINT tree_hashes_hash_check CHECK (octet_length(hash) = 32)
+);
+
+CREATE FUNCTION bangfu_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'bangfu: the log is append-only: % on % is refused; corrections are new signed statements, appended like any other',
+        TG_OP, TG_TABLE_NAME
+        USING HINT = 'Sign a statement that corrects the record and append it; the log keeps both.';
+END
+$fn$;
+
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON entries
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER entry_households_append_only BEFORE UPDATE OR DELETE ON entry_households
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER entry_households_no_truncate BEFORE TRUNCATE ON entry_households
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER tree_hashes_append_only BEFORE UPDATE OR DELETE ON tree_hashes
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_change();
+CREATE TRIGGER tree_hashes_no_truncate BEFORE TRUNCATE ON tree_hashes
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_change();
+"#;
+
+/// Takes the log's write lock, then (in a later statement, so with a later snapshot) reads its size.
+static LOCK_AND_SIZE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT pg_advisory_xact_lock({LOG_LOCK}); SELECT COALESCE(MAX(idx) + 1, 0) FROM entries"
+    )
+});
+
+const INSERT_ENTRIES: &str = "INSERT INTO entries \
+     (idx, statement_id, aggregate_type, aggregate_id, signer, recorded_at_ms, leaf, body) \
+     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+     $6::bigint[], $7::bytea[], $8::bytea[])";
+const INSERT_EVENTS: &str = "INSERT INTO events \
+     (aggregate_type, aggregate_id, sequence, idx, ord, event_type, event_version, payload) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], \
+     $6::text[], $7::text[], $8::text[])";
+const INSERT_HOUSEHOLDS: &str = "INSERT INTO entry_households (household, idx) \
+     SELECT * FROM UNNEST($1::text[], $2::bigint[])";
+const INSERT_HASHES: &str =
+    "INSERT INTO tree_hashes (pos, hash) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])";
+
+const EVENT_COLUMNS: &str =
+    "aggregate_type, aggregate_id, sequence, event_type, event_version, payload";
+
+/// The PostgreSQL backend: a connection pool to one database holding one log.
+#[derive(Clone)]
+pub struct PgBackend {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgBackend")
+            .field("max_size", &status.max_size)
+            .field("size", &status.size)
+            .finish()
+    }
+}
+
+impl PgBackend {
+    /// Connects to the database at `url` (`postgres://user[:password]@host[:port]/dbname[?…]` or
+    /// `host=… dbname=…`), migrates its schema to [`SCHEMA_VERSION`], and returns the backend.
+    ///
+    /// Fails with `Unavailable` when the server cannot be reached, refuses the migration, or runs
+    /// with `synchronous_commit = off` (commits would not be durable); with `Corrupt` when the
+    /// store is at a newer schema version than this program knows.
+    pub async fn connect(url: &str) -> Result<PgBackend> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {}", describe(&e)))
+        })?;
+        PgBackend::connect_config(config).await
+    }
+
+    /// [`PgBackend::connect`] with connection settings already parsed or built in code. A connect
+    /// timeout of 10 s and the application name `bangfu` are set unless given.
+    pub async fn connect_config(mut config: tokio_postgres::Config) -> Result<PgBackend> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("bangfu");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(Duration::from_secs(15)))
+            .wait_timeout(Some(Duration::from_secs(60)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot build the pool: {e}")))?;
+        let backend = PgBackend { pool };
+        let mut client = backend.client().await?;
+        check_durability(&client).await?;
+        migrate(&mut client).await?;
+        Ok(backend)
+    }
+
+    /// The underlying pool, for tools that need plain SQL (reports, the inspector).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| {
+            let why = match &e {
+                deadpool_postgres::PoolError::Backend(e) => describe(e),
+                other => other.to_string(),
+            };
+            StoreError::Unavailable(format!("cannot get a PostgreSQL connection: {why}"))
+        })
+    }
+}
+
+async fn check_durability(client: &tokio_postgres::Client) -> Result<()> {
+    let row = client
+        .query_one("SELECT current_setting('synchronous_commit')", &[])
+        .await
+        .map_err(|e| unavailable("reading synchronous_commit", &e))?;
+    let setting: String = col(&row, 0, "synchronous_commit")?;
+    if setting == "off" {
+        return Err(StoreError::Unavailable(
+            "the server runs with synchronous_commit = off, so a commit could be lost in a crash; \
+             the log needs durable commits: set it to on (the default)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`] in one transaction; returns the version reached.
+async fn migrate(client: &mut deadpool_postgres::Object) -> Result<u32> {
+    let fail = |what: &str, e: &tokio_postgres::Error| unavailable(what, e);
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(|e| fail("starting the migration", &e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(|e| fail("waiting for the migration lock", &e))?;
+    // Created only when missing: a role without CREATE can open a store that is up to date.
+    let row = tx
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(|e| fail("looking for schema_migrations", &e))?;
+    let exists: bool = col(&row, 0, "schema_migrations")?;
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE schema_migrations (
+                 version    INTEGER     NOT NULL PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .map_err(|e| fail("creating schema_migrations", &e))?;
+    }
+    let row = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(|e| fail("reading the schema version", &e))?;
+    let current = version_from(col(&row, 0, "schema_migrations.version")?)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the store is at schema version {current}, newer than this program knows \
+             ({SCHEMA_VERSION}); run a newer bangfu"
+        )));
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.batch_execute(m.sql)
+            .await
+            .map_err(|e| fail(&format!("applying migration {}", m.version), &e))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&(m.version as i32)],
+        )
+        .await
+        .map_err(|e| fail(&format!("recording migration {}", m.version), &e))?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| fail("committing the migration", &e))?;
+    Ok(SCHEMA_VERSION)
+}
+
+fn version_from(v: i64) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("schema_migrations holds version {v}")))
+}
+
+/// A batch laid out column by column, checked before anything is sent.
+struct Columns<'a> {
+    e_idx: Vec<i64>,
+    e_statement: Vec<&'a str>,
+    e_agg_type: Vec<&'a str>,
+    e_agg_id: Vec<&'a str>,
+    e_signer: Vec<&'a str>,
+    e_recorded: Vec<i64>,
+    e_leaf: Vec<&'a [u8]>,
+    e_body: Vec<&'a [u8]>,
+    v_agg_type: Vec<&'a str>,
+    v_agg_id: Vec<&'a str>,
+    v_sequence: Vec<i64>,
+    v_idx: Vec<i64>,
+    v_ord: Vec<i32>,
+    v_type: Vec<&'a str>,
+    v_version: Vec<&'a str>,
+    v_payload: Vec<String>,
+    h_household: Vec<&'a str>,
+    h_idx: Vec<i64>,
+    t_pos: Vec<i64>,
+    t_hash: Vec<&'a [u8]>,
+}
+
+fn malformed(why: String) -> StoreError {
+    StoreError::Corrupt(format!("refused to write a malformed batch: {why}"))
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &'a Batch) -> Result<Columns<'a>> {
+        let n = batch.entries.len();
+        let events: usize = batch.entries.iter().map(|e| e.events.len()).sum();
+        let households: usize = batch.entries.iter().map(|e| e.households.len()).sum();
+        let mut c = Columns {
+            e_idx: Vec::with_capacity(n),
+            e_statement: Vec::with_capacity(n),
+            e_agg_type: Vec::with_capacity(n),
+            e_agg_id: Vec::with_capacity(n),
+            e_signer: Vec::with_capacity(n),
+            e_recorded: Vec::with_capacity(n),
+            e_leaf: Vec::with_capacity(n),
+            e_body: Vec::with_capacity(n),
+            v_agg_type: Vec::with_capacity(events),
+            v_agg_id: Vec::with_capacity(events),
+            v_sequence: Vec::with_capacity(events),
+            v_idx: Vec::with_capacity(events),
+            v_ord: Vec::with_capacity(events),
+            v_type: Vec::with_capacity(events),
+            v_version: Vec::with_capacity(events),
+            v_payload: Vec::with_capacity(events),
+            h_household: Vec::with_capacity(households),
+            h_idx: Vec::with_capacity(households),
+            t_pos: Vec::with_capacity(batch.hashes.len()),
+            t_hash: Vec::with_capacity(batch.hashes.len()),
+        };
+        let mut statements = HashSet::with_capacity(n);
+        for (i, e) in batch.entries.iter().enumerate() {
+            let want = batch.first_index.checked_add(i as u64);
+            if want != Some(e.index) {
+                return Err(malformed(format!(
+                    "entry {i} of a batch starting at {} has index {}",
+                    batch.first_index, e.index
+                )));
+            }
+            if !statements.insert(e.statement_id.as_str()) {
+                return Err(StoreError::DuplicateStatement(e.statement_id.clone()));
+            }
+            let idx = to_i64(e.index, "entry index")?;
+            c.e_idx.push(idx);
+            c.e_statement.push(&e.statement_id);
+            c.e_agg_type.push(&e.aggregate_type);
+            c.e_agg_id.push(&e.aggregate_id);
+            c.e_signer.push(&e.signer);
+            c.e_recorded.push(e.recorded_at_ms);
+            c.e_leaf.push(&e.leaf.0);
+            c.e_body.push(&e.body);
+            for (ord, ev) in e.events.iter().enumerate() {
+                let payload = jcs::to_vec(&Value::Object(ev.payload.clone())).map_err(|err| {
+                    malformed(format!("an event payload of entry {}: {err}", e.index))
+                })?;
+                let payload = String::from_utf8(payload)
+                    .map_err(|_| malformed(format!("entry {}: payload not UTF-8", e.index)))?;
+                c.v_agg_type.push(&ev.aggregate_type);
+                c.v_agg_id.push(&ev.aggregate_id);
+                c.v_sequence.push(to_i64(ev.sequence, "event sequence")?);
+                c.v_idx.push(idx);
+                c.v_ord
+                    .push(i32::try_from(ord).map_err(|_| {
+                        malformed(format!("entry {} has too many events", e.index))
+                    })?);
+                c.v_type.push(&ev.event_type);
+                c.v_version.push(&ev.event_version);
+                c.v_payload.push(payload);
+            }
+            // A household named twice by one entry is one link.
+            let mut seen = HashSet::with_capacity(e.households.len());
+            for h in &e.households {
+                if seen.insert(h.as_str()) {
+                    c.h_household.push(h);
+                    c.h_idx.push(idx);
+                }
+            }
+        }
+        for h in &batch.hashes {
+            c.t_pos.push(to_i64(h.position, "tree hash position")?);
+            c.t_hash.push(&h.hash.0);
+        }
+        Ok(c)
+    }
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| malformed(format!("{what} {v} does not fit in a BIGINT")))
+}
+
+/// A database `BIGINT` that must be a `u64` (an index, a sequence, a position).
+fn to_u64(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative ({v})")))
+}
+
+/// `from` as a query bound; `None` when no row can be that far (the answer is empty).
+fn bound(from: u64) -> Option<i64> {
+    i64::try_from(from).ok()
+}
+
+fn col<'a, T: FromSql<'a>>(row: &'a Row, i: usize, what: &str) -> Result<T> {
+    row.try_get(i)
+        .map_err(|e| StoreError::Corrupt(format!("{what}: {}", describe(&e))))
+}
+
+fn hash_from(bytes: &[u8], what: &str) -> Result<Hash> {
+    <[u8; 32]>::try_from(bytes)
+        .map(Hash)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is {} bytes, not 32", bytes.len())))
+}
+
+/// Reads an event from six columns starting at `at`, in [`EVENT_COLUMNS`] order.
+fn event_from(row: &Row, at: usize) -> Result<Event> {
+    let aggregate_type: String = col(row, at, "events.aggregate_type")?;
+    let aggregate_id: String = col(row, at + 1, "events.aggregate_id")?;
+    let sequence = to_u64(col(row, at + 2, "events.sequence")?, "an event's sequence")?;
+    let event_type: String = col(row, at + 3, "events.event_type")?;
+    let event_version: String = col(row, at + 4, "events.event_version")?;
+    let payload: &str = col(row, at + 5, "events.payload")?;
+    let where_ = || format!("{aggregate_type}/{aggregate_id} #{sequence}");
+    let payload = match jcs::parse(payload.as_bytes()) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => {
+            return Err(StoreError::Corrupt(format!(
+                "the payload of event {} is not a JSON object",
+                where_()
+            )));
+        }
+        Err(e) => {
+            return Err(StoreError::Corrupt(format!(
+                "the payload of event {}: {e}",
+                where_()
+            )));
+        }
+    };
+    Ok(Event {
+        aggregate_type,
+        aggregate_id,
+        sequence,
+        event_type,
+        event_version,
+        payload,
+    })
+}
+
+fn stored_entry(row: &Row) -> Result<StoredEntry> {
+    Ok(StoredEntry {
+        index: to_u64(col(row, 0, "entries.idx")?, "an entry index")?,
+        body: col(row, 1, "entries.body")?,
+    })
+}
+
+/// A tokio-postgres error with its cause (its `Display` alone says only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
+        if let Some(detail) = db.detail() {
+            s.push_str("; ");
+            s.push_str(detail);
+        }
+        return s;
+    }
+    let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn unavailable(what: &str, e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(format!("PostgreSQL, {what}: {}", describe(e)))
+}
+
+/// What a failed insert means. The first statement to fail in a pipeline reports the cause; the
+/// ones after it only say the transaction is aborted.
+enum InsertFailure {
+    DuplicateStatement,
+    Other(StoreError),
+}
+
+fn insert_failure(errors: Vec<tokio_postgres::Error>) -> InsertFailure {
+    let Some(e) = errors
+        .iter()
+        .find(|e| e.code() != Some(&SqlState::IN_FAILED_SQL_TRANSACTION))
+        .or(errors.first())
+    else {
+        return InsertFailure::Other(StoreError::Unavailable("an insert failed".into()));
+    };
+    let Some(db) = e.as_db_error() else {
+        return InsertFailure::Other(unavailable("appending", e));
+    };
+    if db.code() != &SqlState::UNIQUE_VIOLATION {
+        return InsertFailure::Other(unavailable("appending", e));
+    }
+    let detail = db.detail().unwrap_or_default();
+    let error = match db.constraint() {
+        Some("entries_statement_id_key") => return InsertFailure::DuplicateStatement,
+        Some("events_pkey") => StoreError::Conflict(format!(
+            "an aggregate's next sequence number is taken: {detail}"
+        )),
+        Some("entries_pkey") => {
+            StoreError::Conflict(format!("another writer appended the same index: {detail}"))
+        }
+        Some(other) => StoreError::Corrupt(format!(
+            "the log's tables disagree with its size ({other}): {detail}"
+        )),
+        None => unavailable("appending", e),
+    };
+    InsertFailure::Other(error)
+}
+
+impl Backend for PgBackend {
+    async fn size(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", &[])
+            .await
+            .map_err(|e| unavailable("reading the log's size", &e))?;
+        to_u64(col(&row, 0, "the log's size")?, "the log's size")
+    }
+
+    async fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = positions.iter().filter_map(|p| bound(*p)).collect();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT pos, hash FROM tree_hashes WHERE pos = ANY($1)")
+            .await
+            .map_err(|e| unavailable("preparing a hash read", &e))?;
+        let rows = client
+            .query(&stmt, &[&wanted])
+            .await
+            .map_err(|e| unavailable("reading tree hashes", &e))?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let pos = to_u64(col(row, 0, "tree_hashes.pos")?, "a tree hash position")?;
+            let bytes: &[u8] = col(row, 1, "tree_hashes.hash")?;
+            found.insert(pos, hash_from(bytes, &format!("the tree hash at {pos}"))?);
+        }
+        positions
+            .iter()
+            .map(|p| {
+                found.get(p).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("the tree hash at position {p} is missing"))
+                })
+            })
+            .collect()
+    }
+
+    async fn append(&self, batch: &Batch) -> Result<()> {
+        let c = Columns::of(batch)?;
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .start()
+            .await
+            .map_err(|e| unavailable("starting an append", &e))?;
+        let messages = tx
+            .simple_query(&LOCK_AND_SIZE)
+            .await
+            .map_err(|e| unavailable("taking the log's write lock", &e))?;
+        // Two rows come back: the lock's (void), then the size.
+        let size = messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(row),
+                _ => None,
+            })
+            .nth(1)
+            .and_then(|row| row.get(0))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt("the log's size could not be read".into()))?;
+        if size != batch.first_index {
+            // Dropping `tx` rolls back, which releases the lock.
+            return Err(StoreError::Conflict(format!(
+                "the log has {size} entries but the batch starts at index {}",
+                batch.first_index
+            )));
+        }
+        if !(batch.entries.is_empty() && batch.hashes.is_empty()) {
+            let (s1, s2, s3, s4) = tokio::join!(
+                biased;
+                tx.prepare_cached(INSERT_ENTRIES),
+                tx.prepare_cached(INSERT_EVENTS),
+                tx.prepare_cached(INSERT_HOUSEHOLDS),
+                tx.prepare_cached(INSERT_HASHES),
+            );
+            let prep = |r: std::result::Result<_, tokio_postgres::Error>| {
+                r.map_err(|e| unavailable("preparing an append", &e))
+            };
+            let (s1, s2, s3, s4) = (prep(s1)?, prep(s2)?, prep(s3)?, prep(s4)?);
+            let entries: [&(dyn ToSql + Sync); 8] = [
+                &c.e_idx,
+                &c.e_statement,
+                &c.e_agg_type,
+                &c.e_agg_id,
+                &c.e_signer,
+                &c.e_recorded,
+                &c.e_leaf,
+                &c.e_body,
+            ];
+            let events: [&(dyn ToSql + Sync); 8] = [
+                &c.v_agg_type,
+                &c.v_agg_id,
+                &c.v_sequence,
+                &c.v_idx,
+                &c.v_ord,
+                &c.v_type,
+                &c.v_version,
+                &c.v_payload,
+            ];
+            let households: [&(dyn ToSql + Sync); 2] = [&c.h_household, &c.h_idx];
+            let hashes: [&(dyn ToSql + Sync); 2] = [&c.t_pos, &c.t_hash];
+            // Pipelined: all four are sent at once, and the server runs them in this order.
+            let results = tokio::join!(
+                biased;
+                tx.execute(&s1, &entries),
+                tx.execute(&s2, &events),
+                tx.execute(&s3, &households),
+                tx.execute(&s4, &hashes),
+            );
+            let errors: Vec<_> = [results.0, results.1, results.2, results.3]
+                .into_iter()
+                .filter_map(|r| r.err())
+                .collect();
+            if !errors.is_empty() {
+                match insert_failure(errors) {
+                    InsertFailure::Other(e) => return Err(e),
+                    InsertFailure::DuplicateStatement => {
+                        tx.rollback()
+                            .await
+                            .map_err(|e| unavailable("rolling back", &e))?;
+                        return Err(duplicate_statement(&client, &c.e_statement).await);
+                    }
+                }
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| unavailable("committing an append", &e))
+    }
+
+    async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>> {
+        let Some(start) = bound(from) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT idx, body FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
+            .await
+            .map_err(|e| unavailable("preparing an entry read", &e))?;
+        let rows = client
+            .query(&stmt, &[&start, &i64::from(limit)])
+            .await
+            .map_err(|e| unavailable("reading entries", &e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, expect) in rows.iter().zip(from..) {
+            let entry = stored_entry(row)?;
+            if entry.index != expect {
+                return Err(StoreError::Corrupt(format!(
+                    "entry {expect} is missing (the next stored entry is {})",
+                    entry.index
+                )));
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    async fn entry_by_statement(&self, statement_id: &str) -> Result<Option<StoredEntry>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT idx, body FROM entries WHERE statement_id = $1")
+            .await
+            .map_err(|e| unavailable("preparing a statement lookup", &e))?;
+        let rows = client
+            .query(&stmt, &[&statement_id])
+            .await
+            .map_err(|e| unavailable("looking up a statement", &e))?;
+        rows.first().map(stored_entry).transpose()
+    }
+
+    async fn aggregate_events(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<Event>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events \
+                 WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+            ))
+            .await
+            .map_err(|e| unavailable("preparing an aggregate read", &e))?;
+        let rows = client
+            .query(&stmt, &[&aggregate_type, &aggregate_id])
+            .await
+            .map_err(|e| unavailable("reading an aggregate's events", &e))?;
+        rows.iter().map(|row| event_from(row, 0)).collect()
+    }
+
+    async fn events_of_types(
+        &self,
+        aggregate_types: &[&str],
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Event)>> {
+        let Some(start) = bound(from) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 || aggregate_types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        // First the `limit` lowest entry indexes holding such events: each type's own first
+        // `limit` (an ordered scan of events_by_type per type), merged. Then every such event up
+        // to the last of them, in (entry, position in entry) order.
+        let stmt = client
+            .prepare_cached(&format!(
+                "WITH picked AS ( \
+                     SELECT DISTINCT p.idx FROM unnest($1::text[]) AS t(ty) \
+                     CROSS JOIN LATERAL ( \
+                         SELECT DISTINCT e.idx FROM events e \
+                         WHERE e.aggregate_type = t.ty AND e.idx >= $2 \
+                         ORDER BY e.idx LIMIT $3) p \
+                     ORDER BY p.idx LIMIT $3) \
+                 SELECT idx, {EVENT_COLUMNS} FROM events \
+                 WHERE aggregate_type = ANY($1) AND idx >= $2 \
+                   AND idx <= (SELECT MAX(idx) FROM picked) \
+                 ORDER BY idx, ord"
+            ))
+            .await
+            .map_err(|e| unavailable("preparing an event read", &e))?;
+        let rows = client
+            .query(&stmt, &[&aggregate_types, &start, &i64::from(limit)])
+            .await
+            .map_err(|e| unavailable("reading events by type", &e))?;
+        rows.iter()
+            .map(|row| {
+                let idx = to_u64(col(row, 0, "events.idx")?, "an event's entry index")?;
+                Ok((idx, event_from(row, 1)?))
+            })
+            .collect()
+    }
+
+    async fn entries_of_household(
+        &self,
+        household: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>> {
+        let Some(start) = bound(from) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT idx FROM entry_households \
+                 WHERE household = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            )
+            .await
+            .map_err(|e| unavailable("preparing a household read", &e))?;
+        let rows = client
+            .query(&stmt, &[&household, &start, &i64::from(limit)])
+            .await
+            .map_err(|e| unavailable("reading a household's entries", &e))?;
+        rows.iter()
+            .map(|row| to_u64(col(row, 0, "entry_households.idx")?, "an entry index"))
+            .collect()
+    }
+
+    async fn schema_version(&self) -> Result<u32> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(|e| unavailable("reading the schema version", &e))?;
+        version_from(col(&row, 0, "schema_migrations.version")?)
+    }
+}
+
+/// Which of the batch's statements is already in the log (asked after the rollback; the unique
+/// violation's message is not parsed, it is translated under `lc_messages`).
+async fn duplicate_statement(client: &tokio_postgres::Client, ids: &[&str]) -> StoreError {
+    let found = client
+        .query_opt(
+            "SELECT statement_id FROM entries WHERE statement_id = ANY($1) ORDER BY idx LIMIT 1",
+            &[&ids],
+        )
+        .await;
+    match found {
+        Ok(Some(row)) => match row.try_get::<_, String>(0) {
+            Ok(id) => StoreError::DuplicateStatement(id),
+            Err(e) => StoreError::Corrupt(format!("entries.statement_id: {}", describe(&e))),
+        },
+        // Only possible if the conflicting row vanished, which the triggers forbid.
+        Ok(None) => StoreError::DuplicateStatement(ids.join(", ")),
+        Err(e) => unavailable("finding the duplicate statement", &e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test databases.
+
+static DATABASE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+async fn admin_client(admin_url: &str) -> Result<tokio_postgres::Client> {
+    let (client, connection) = tokio_postgres::connect(admin_url, NoTls)
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot reach PostgreSQL at the admin URL: {}. Start the server with \
+                 `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or point \
+                 BANGFU_TEST_DATABASE_URL at one",
+                describe(&e)
+            ))
+        })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Creates a fresh, uniquely named, empty database on the server at `admin_url` (a URL whose user
+/// may `CREATE DATABASE`) and returns a URL for it: the same server and user, the new name. The
+/// name is `name_prefix` (lower-cased, reduced to `[a-z0-9_]`), the process id, a counter and a
+/// random part. For tests: each gets its own database; drop it with [`drop_database`].
+pub async fn create_test_database(admin_url: &str, name_prefix: &str) -> Result<String> {
+    let name = unique_name(name_prefix);
+    let client = admin_client(admin_url).await?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+        .await
+        .map_err(|e| unavailable(&format!("creating database {name}"), &e))?;
+    Ok(with_dbname(admin_url, &name))
+}
+
+/// Drops a database made by [`create_test_database`] (its name, or a URL ending in it),
+/// disconnecting whoever is still connected to it. Dropping one that does not exist is not an error.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
+    let name = database_name_of(name);
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Unavailable(format!(
+            "refusing to drop {name:?}: not the name of a test database"
+        )));
+    }
+    let client = admin_client(admin_url).await?;
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(|e| unavailable(&format!("dropping database {name}"), &e))
+}
+
+/// `postgres://…/name?…` → `name`; a bare name is returned as is.
+fn database_name_of(name_or_url: &str) -> &str {
+    if !name_or_url.contains("://") {
+        return name_or_url;
+    }
+    let before_query = name_or_url.split('?').next().unwrap_or_default();
+    let after_scheme = before_query
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    after_scheme
+        .split_once('/')
+        .map(|(_, db)| db)
+        .unwrap_or_default()
+}
+
+fn unique_name(prefix: &str) -> String {
+    let mut p: String = prefix
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+        .take(30)
+        .collect();
+    if !p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_') {
+        p.insert(0, 't');
+    }
+    let n = DATABASE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    let random = h.finish() as u32;
+    format!("{p}_{}_{n}_{random:08x}", std::process::id())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The same connection settings as `url`, for database `name`.
+fn with_dbname(url: &str, name: &str) -> String {
+    for scheme in ["postgres://", "postgresql://"] {
+        let Some(rest) = url.strip_prefix(scheme) else {
+            continue;
+        };
+        let (before_query, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (rest, None),
+        };
+        let authority = before_query.split('/').next().unwrap_or_default();
+        let query: Vec<&str> = query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("dbname="))
+            .collect();
+        let mut out = format!("{scheme}{authority}/{name}");
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(&query.join("&"));
+        }
+        return out;
+    }
+    // key=value form: a later dbname overrides an earlier one.
+    format!("{url} dbname={name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_for_a_new_database() {
+        assert_eq!(
+            with_dbname("postgres://postgres@127.0.0.1:5432/postgres", "t_1"),
+            "postgres://postgres@127.0.0.1:5432/t_1"
+        );
+        assert_eq!(
+            with_dbname("postgresql://u:p@h/db?sslmode=disable&dbname=x", "t_1"),
+            "postgresql://u:p@h/t_1?sslmode=disable"
+        );
+        assert_eq!(with_dbname("postgres://h", "t_1"), "postgres://h/t_1");
+        assert_eq!(
+            with_dbname("host=127.0.0.1 user=postgres", "t_1"),
+            "host=127.0.0.1 user=postgres dbname=t_1"
+        );
+        assert_eq!(database_name_of("postgres://h:1/t_1?x=y"), "t_1");
+        assert_eq!(database_name_of("t_1"), "t_1");
+    }
+
+    #[test]
+    fn database_names_are_safe_and_unique() {
+        let a = unique_name("Bangfu-Test 😀");
+        let b = unique_name("Bangfu-Test 😀");
+        assert_ne!(a, b);
+        assert!(a.starts_with("bangfutest_"), "{a}");
+        assert!(a.len() < 63);
+        assert!(unique_name("9x").starts_with("t9x_"));
+        assert!(unique_name("").starts_with("t_"));
+    }
+
+    #[test]
+    fn lock_keys_differ() {
+        assert_ne!(LOG_LOCK, MIGRATION_LOCK);
+        assert!(LOCK_AND_SIZE.contains(&LOG_LOCK.to_string()));
+    }
+}

@@ -17,6 +17,24 @@ pub mod unit;
 /// [`Registry`]: crate::registry::Registry
 macro_rules! aggregate {
     ($agg:ident, $type:literal, $cmd:ident, $event:ident) => {
+        impl $crate::aggregates::Decide for $agg {
+            type Body = $cmd;
+
+            fn decide(
+                &self,
+                ctx: &$crate::command::Ctx,
+                command: $cmd,
+                registry: &$crate::registry::Registry,
+            ) -> Result<Vec<$event>, $crate::error::DomainError> {
+                // The inherent method of the same name, in the aggregate's own file.
+                $agg::decide(self, ctx, command, registry)
+            }
+
+            fn evolve(&mut self, event: $event) {
+                $agg::evolve(self, event)
+            }
+        }
+
         impl cqrs_es::Aggregate for $agg {
             const TYPE: &'static str = $type;
             type Command = $crate::command::Command<$cmd>;
@@ -43,6 +61,27 @@ macro_rules! aggregate {
     };
 }
 pub(crate) use aggregate;
+
+/// The two pure functions every aggregate is made of. cqrs-es's `Aggregate::handle` and `apply`
+/// call them (so `TestFramework` tests them); the log and the verifier call them directly,
+/// synchronously, without cqrs-es's async event sink.
+pub trait Decide:
+    cqrs_es::Aggregate<Error = DomainError, Services = crate::registry::Registry>
+{
+    /// The aggregate's command enum (a statement's `type` and `args`).
+    type Body;
+
+    /// Events for the command, or why not; never changes `self`.
+    fn decide(
+        &self,
+        ctx: &crate::command::Ctx,
+        command: Self::Body,
+        registry: &crate::registry::Registry,
+    ) -> Result<Vec<Self::Event>, DomainError>;
+
+    /// Applies one event.
+    fn evolve(&mut self, event: Self::Event);
+}
 
 use crate::date::Date;
 use crate::error::DomainError;
