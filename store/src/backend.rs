@@ -22,6 +22,13 @@ use bangfu_ledger::merkle::StoredHash;
 use std::fmt;
 use std::future::Future;
 
+/// One schema migration: `sql` takes a store from `version - 1` to `version`. Never edit one that
+/// has shipped: add the next.
+pub struct Migration {
+    pub version: u32,
+    pub sql: &'static str,
+}
+
 /// One entry, ready to be written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEntry {

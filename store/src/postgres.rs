@@ -58,7 +58,7 @@
 //! Connections are made without TLS (`NoTls`): use a local socket or a private network, or put a
 //! TLS-terminating proxy in front until a TLS connector is added.
 
-use crate::backend::{Backend, Batch, Result, StoreError, StoredEntry};
+use crate::backend::{Backend, Batch, Migration, Result, StoreError, StoredEntry};
 use bangfu_ledger::Hash;
 use bangfu_ledger::entry::Event;
 use bangfu_ledger::jcs;
@@ -81,11 +81,6 @@ pub const LOG_LOCK: i64 = i64::from_be_bytes(*b"bangfu:L");
 
 /// Advisory-lock key that serializes migrations: "bangfu:M".
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"bangfu:M");
-
-struct Migration {
-    version: u32,
-    sql: &'static str,
-}
 
 /// Every migration, in order. Never edit one that has shipped: add the next.
 const MIGRATIONS: &[Migration] = &[Migration {

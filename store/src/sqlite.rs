@@ -51,7 +51,7 @@
 //! length, a payload that is not a JSON object or a missing row is [`StoreError::Corrupt`], never a
 //! panic.
 
-use crate::backend::{Backend, Batch, NewEntry, Result, StoreError, StoredEntry};
+use crate::backend::{Backend, Batch, Migration, NewEntry, Result, StoreError, StoredEntry};
 use bangfu_ledger::Hash;
 use bangfu_ledger::entry::Event;
 use bangfu_ledger::jcs;
@@ -80,12 +80,6 @@ const APPLICATION_ID: i64 = 0x4246_4C47;
 /// The message every append-only trigger raises.
 pub const APPEND_ONLY_MESSAGE: &str =
     "bangfu: the log is append-only; corrections are new signed statements";
-
-/// One schema migration: `sql` takes the store from `version - 1` to `version`.
-struct Migration {
-    version: u32,
-    sql: &'static str,
-}
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,

@@ -289,21 +289,7 @@ impl Fund {
                         household: d.household.to_string(),
                     });
                 }
-                match registry.cadre(&d.through) {
-                    None => {
-                        return Err(DomainError::NotFound {
-                            what: "cadre",
-                            id: d.through.to_string(),
-                        });
-                    }
-                    Some(c) if !c.status.is_active() => {
-                        return Err(DomainError::CadreInactive {
-                            cadre: d.through.to_string(),
-                            status: c.status.name(),
-                        });
-                    }
-                    Some(_) => {}
-                }
+                super::active_cadre(registry, &d.through)?;
                 not_in_future(d.date, ctx)?;
                 let value = d.help.value()?;
                 if value.get() > self.balance {

@@ -87,6 +87,24 @@ use crate::date::Date;
 use crate::error::DomainError;
 pub(crate) use text_field as text;
 
+/// The registered, active cadre `id`, or the refusal that says why not.
+pub(crate) fn active_cadre(
+    registry: &crate::registry::Registry,
+    id: &crate::ids::CadreId,
+) -> Result<(), DomainError> {
+    match registry.cadre(id) {
+        None => Err(DomainError::NotFound {
+            what: "cadre",
+            id: id.to_string(),
+        }),
+        Some(c) if !c.status.is_active() => Err(DomainError::CadreInactive {
+            cadre: id.to_string(),
+            status: c.status.name(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Refuses a date after today (China Standard Time).
 pub(crate) fn not_in_future(date: Date, ctx: &crate::command::Ctx) -> Result<(), DomainError> {
     let today = ctx.today();

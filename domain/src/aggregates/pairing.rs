@@ -3,7 +3,7 @@
 //! Target: `pairing/<program>:<household>` — one stream per household and program, so a household
 //! has at most one active pairing per program by construction.
 
-use super::{aggregate, not_in_future, text};
+use super::{active_cadre, aggregate, not_in_future, text};
 use crate::command::{Ctx, Holder};
 use crate::date::Date;
 use crate::error::DomainError;
@@ -408,21 +408,6 @@ pub struct RequestClosed {
 }
 
 aggregate!(Pairing, "pairing", PairingCommand, PairingEvent);
-
-/// The registered, active cadre `id`, or the refusal that says why not.
-fn active_cadre(registry: &Registry, id: &CadreId) -> Result<(), DomainError> {
-    match registry.cadre(id) {
-        None => Err(DomainError::NotFound {
-            what: "cadre",
-            id: id.to_string(),
-        }),
-        Some(c) if !c.status.is_active() => Err(DomainError::CadreInactive {
-            cadre: id.to_string(),
-            status: c.status.name(),
-        }),
-        Some(_) => Ok(()),
-    }
-}
 
 fn wrong_state(command: &str, state: impl Into<String>) -> DomainError {
     DomainError::WrongState {
