@@ -91,8 +91,9 @@ impl World {
     ) -> Result<Vec<Event>, DomainError> {
         self.counter += 1;
         let sk = key(signer);
+        // Clear of bytes 6 and 8, which carry the UUID version and variant bits.
         let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&self.counter.to_be_bytes());
+        id[9..16].copy_from_slice(&self.counter.to_be_bytes()[1..]);
         let statement = Statement::sign(
             Body {
                 id: StatementId::from_random_bytes(id),

@@ -30,9 +30,11 @@ static COUNTER: AtomicU64 = AtomicU64::new(1);
 /// A fresh statement id, unique within the test process.
 pub fn fresh_id() -> StatementId {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Bytes 6 and 8 carry the UUID version and variant bits, so keep the counter and the process
+    // id clear of them: process id in bytes 0–3, counter in bytes 9–15 (56 bits).
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&n.to_be_bytes());
-    b[8..16].copy_from_slice(&(std::process::id() as u64).to_be_bytes());
+    b[..4].copy_from_slice(&std::process::id().to_be_bytes());
+    b[9..16].copy_from_slice(&n.to_be_bytes()[1..]);
     StatementId::from_random_bytes(b)
 }
 
