@@ -108,6 +108,17 @@ impl std::error::Error for StoreError {}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Reads of entries must come back gap-free: the entry read as the `expected`-th must hold that
+/// index.
+pub fn check_contiguous(expected: u64, found: u64) -> Result<()> {
+    if found != expected {
+        return Err(StoreError::Corrupt(format!(
+            "entry {expected} is missing (the next stored entry is {found})"
+        )));
+    }
+    Ok(())
+}
+
 /// A storage engine for one log.
 pub trait Backend: Send + Sync + 'static {
     /// The number of entries.

@@ -273,6 +273,24 @@ impl PgBackend {
             StoreError::Unavailable(format!("cannot get a PostgreSQL connection: {why}"))
         })
     }
+
+    /// Runs one read on a pooled connection, with the statement prepared once per connection.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        what: &str,
+    ) -> Result<Vec<Row>> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| unavailable(&format!("preparing: {what}"), &e))?;
+        client
+            .query(&stmt, params)
+            .await
+            .map_err(|e| unavailable(what, &e))
+    }
 }
 
 async fn check_durability(client: &tokio_postgres::Client) -> Result<()> {
@@ -614,15 +632,13 @@ impl Backend for PgBackend {
             return Ok(Vec::new());
         }
         let wanted: Vec<i64> = positions.iter().filter_map(|p| bound(*p)).collect();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT pos, hash FROM tree_hashes WHERE pos = ANY($1)")
-            .await
-            .map_err(|e| unavailable("preparing a hash read", &e))?;
-        let rows = client
-            .query(&stmt, &[&wanted])
-            .await
-            .map_err(|e| unavailable("reading tree hashes", &e))?;
+        let rows = self
+            .query(
+                "SELECT pos, hash FROM tree_hashes WHERE pos = ANY($1)",
+                &[&wanted],
+                "reading tree hashes",
+            )
+            .await?;
         let mut found = HashMap::with_capacity(rows.len());
         for row in &rows {
             let pos = to_u64(col(row, 0, "tree_hashes.pos")?, "a tree hash position")?;
@@ -740,39 +756,30 @@ impl Backend for PgBackend {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT idx, body FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-            .await
-            .map_err(|e| unavailable("preparing an entry read", &e))?;
-        let rows = client
-            .query(&stmt, &[&start, &i64::from(limit)])
-            .await
-            .map_err(|e| unavailable("reading entries", &e))?;
+        let rows = self
+            .query(
+                "SELECT idx, body FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                &[&start, &i64::from(limit)],
+                "reading entries",
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for (row, expect) in rows.iter().zip(from..) {
             let entry = stored_entry(row)?;
-            if entry.index != expect {
-                return Err(StoreError::Corrupt(format!(
-                    "entry {expect} is missing (the next stored entry is {})",
-                    entry.index
-                )));
-            }
+            crate::backend::check_contiguous(expect, entry.index)?;
             out.push(entry);
         }
         Ok(out)
     }
 
     async fn entry_by_statement(&self, statement_id: &str) -> Result<Option<StoredEntry>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT idx, body FROM entries WHERE statement_id = $1")
-            .await
-            .map_err(|e| unavailable("preparing a statement lookup", &e))?;
-        let rows = client
-            .query(&stmt, &[&statement_id])
-            .await
-            .map_err(|e| unavailable("looking up a statement", &e))?;
+        let rows = self
+            .query(
+                "SELECT idx, body FROM entries WHERE statement_id = $1",
+                &[&statement_id],
+                "looking up a statement",
+            )
+            .await?;
         rows.first().map(stored_entry).transpose()
     }
 

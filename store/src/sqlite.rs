@@ -854,13 +854,7 @@ fn read_entries(conn: &Connection, from: u64, limit: u32) -> Result<Vec<StoredEn
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(db_err)? {
         let e = entry_from_row(r)?;
-        let expected = from + out.len() as u64;
-        if e.index != expected {
-            return Err(StoreError::Corrupt(format!(
-                "entry {expected} is missing (the next stored entry is {})",
-                e.index
-            )));
-        }
+        crate::backend::check_contiguous(from + out.len() as u64, e.index)?;
         out.push(e);
     }
     Ok(out)

@@ -460,6 +460,29 @@ impl Pairing {
         Ok(())
     }
 
+    /// What recording a visit or a donation starts with: signed by an active cadre of the current
+    /// team, under a new id, dated between the cadre joining and today. Returns the cadre.
+    fn new_record(
+        &self,
+        ctx: &Ctx,
+        registry: &Registry,
+        command: &str,
+        (what, id): (&'static str, &dyn std::fmt::Display),
+        exists: bool,
+        date: Date,
+    ) -> Result<CadreId, DomainError> {
+        let cadre = self.paired_signer(ctx, registry, command)?;
+        if exists {
+            return Err(DomainError::AlreadyExists {
+                what,
+                id: id.to_string(),
+            });
+        }
+        not_in_future(date, ctx)?;
+        self.not_before_joining(&cadre, date)?;
+        Ok(cadre)
+    }
+
     /// A cadre records nothing dated before they became responsible for the household.
     fn not_before_joining(&self, cadre: &CadreId, date: Date) -> Result<(), DomainError> {
         if let Some(term) = &self.active {
@@ -659,15 +682,15 @@ impl Pairing {
                 })])
             }
             C::RecordVisit(v) => {
-                let cadre = self.paired_signer(ctx, registry, "record_visit")?;
-                if self.visits.contains_key(&v.visit_id) {
-                    return Err(DomainError::AlreadyExists {
-                        what: "visit",
-                        id: v.visit_id.to_string(),
-                    });
-                }
-                not_in_future(v.date, ctx)?;
-                self.not_before_joining(&cadre, v.date)?;
+                let exists = self.visits.contains_key(&v.visit_id);
+                let cadre = self.new_record(
+                    ctx,
+                    registry,
+                    "record_visit",
+                    ("visit", &v.visit_id),
+                    exists,
+                    v.date,
+                )?;
                 if v.problems.len() > 10 || v.photos.len() > 9 {
                     return Err(DomainError::OutOfRange {
                         field: "problems / photos",
@@ -745,15 +768,15 @@ impl Pairing {
                 })])
             }
             C::RecordPersonalDonation(d) => {
-                let cadre = self.paired_signer(ctx, registry, "record_personal_donation")?;
-                if self.donations.contains_key(&d.donation_id) {
-                    return Err(DomainError::AlreadyExists {
-                        what: "donation",
-                        id: d.donation_id.to_string(),
-                    });
-                }
-                not_in_future(d.date, ctx)?;
-                self.not_before_joining(&cadre, d.date)?;
+                let exists = self.donations.contains_key(&d.donation_id);
+                let cadre = self.new_record(
+                    ctx,
+                    registry,
+                    "record_personal_donation",
+                    ("donation", &d.donation_id),
+                    exists,
+                    d.date,
+                )?;
                 let value = d.help.value()?;
                 Ok(vec![E::PersonalDonationRecorded(
                     PersonalDonationRecorded {
