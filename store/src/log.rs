@@ -179,10 +179,7 @@ impl<B: Backend> Log<B> {
 
     /// The root of the first `size` entries (`size` at most the log's size).
     pub async fn tree_head(&self, size: u64) -> Result<Hash, StoreError> {
-        self.check_size(size).await?;
-        let positions = merkle::tree_hash_positions(size).map_err(proof_error)?;
-        let hashes = self.fetch(&positions).await?;
-        merkle::tree_hash(size, &hashes).map_err(proof_error)
+        tree_head(self.backend.as_ref(), size).await
     }
 
     /// The audit path of entry `index` in the tree of `size` entries.
@@ -279,6 +276,21 @@ pub fn households_of(statement: &Statement, events: &[Event]) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The root of the first `size` entries of a store (`size` at most its size), for readers that
+/// do not hold a [`Log`].
+pub async fn tree_head<B: Backend>(backend: &B, size: u64) -> Result<Hash, StoreError> {
+    let have = backend.size().await?;
+    if size > have {
+        return Err(StoreError::Conflict(format!(
+            "the log has {have} entries, fewer than the {size} asked for"
+        )));
+    }
+    let positions = merkle::tree_hash_positions(size).map_err(proof_error)?;
+    let hashes = backend.read_hashes(&positions).await?;
+    let stored: HashMap<u64, Hash> = positions.into_iter().zip(hashes).collect();
+    merkle::tree_hash(size, &stored).map_err(proof_error)
 }
 
 /// What the writer keeps in memory.

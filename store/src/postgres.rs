@@ -15,7 +15,12 @@
 //! 3. four `INSERT … SELECT … FROM UNNEST($1, $2, …)` statements (entries, events, household
 //!    links, tree hashes): one array per column, so a batch of hundreds of entries is four
 //!    statements, sent pipelined in one round trip;
-//! 4. `COMMIT`, with the server's `synchronous_commit` (refused at connect if it is `off`).
+//! 4. in the same round trip, `SELECT pg_notify('bangfu_log', <the new size>)` on
+//!    [`LOG_CHANNEL`]: PostgreSQL delivers it only when the transaction commits, so a listener
+//!    (the projector, `LISTEN bangfu_log`) hears of exactly the appends that are durable, at once.
+//!    A notification is a hint, not the record: the payload is the log's size, and a listener that
+//!    missed one still finds the entries by reading;
+//! 5. `COMMIT`, with the server's `synchronous_commit` (refused at connect if it is `off`).
 //!
 //! Unique violations are mapped by constraint name, never by message text (which is translated
 //! under `lc_messages`): `events_pkey` → [`StoreError::Conflict`], `entries_statement_id_key` →
@@ -78,6 +83,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Advisory-lock key that serializes appends to the log (one log per database): "bangfu:L".
 pub const LOG_LOCK: i64 = i64::from_be_bytes(*b"bangfu:L");
+
+/// The channel each append notifies on commit, with the log's new size as the payload
+/// (`LISTEN bangfu_log` to follow the log without polling).
+pub const LOG_CHANNEL: &str = "bangfu_log";
 
 /// Advisory-lock key that serializes migrations: "bangfu:M".
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"bangfu:M");
@@ -182,6 +191,10 @@ static LOCK_AND_SIZE: LazyLock<String> = LazyLock::new(|| {
         "SELECT pg_advisory_xact_lock({LOG_LOCK}); SELECT COALESCE(MAX(idx) + 1, 0) FROM entries"
     )
 });
+
+/// Tells listeners on [`LOG_CHANNEL`] the log's new size; sent when the transaction commits.
+static NOTIFY_SIZE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT pg_notify('{LOG_CHANNEL}', $1)"));
 
 const INSERT_ENTRIES: &str = "INSERT INTO entries \
      (idx, statement_id, aggregate_type, aggregate_id, signer, recorded_at_ms, leaf, body) \
@@ -687,17 +700,22 @@ impl Backend for PgBackend {
             )));
         }
         if !(batch.entries.is_empty() && batch.hashes.is_empty()) {
-            let (s1, s2, s3, s4) = tokio::join!(
+            let (s1, s2, s3, s4, s5) = tokio::join!(
                 biased;
                 tx.prepare_cached(INSERT_ENTRIES),
                 tx.prepare_cached(INSERT_EVENTS),
                 tx.prepare_cached(INSERT_HOUSEHOLDS),
                 tx.prepare_cached(INSERT_HASHES),
+                tx.prepare_cached(&NOTIFY_SIZE),
             );
             let prep = |r: std::result::Result<_, tokio_postgres::Error>| {
                 r.map_err(|e| unavailable("preparing an append", &e))
             };
-            let (s1, s2, s3, s4) = (prep(s1)?, prep(s2)?, prep(s3)?, prep(s4)?);
+            let (s1, s2, s3, s4, s5) = (prep(s1)?, prep(s2)?, prep(s3)?, prep(s4)?, prep(s5)?);
+            let new_size = batch
+                .first_index
+                .saturating_add(batch.entries.len() as u64)
+                .to_string();
             let entries: [&(dyn ToSql + Sync); 8] = [
                 &c.e_idx,
                 &c.e_statement,
@@ -720,15 +738,18 @@ impl Backend for PgBackend {
             ];
             let households: [&(dyn ToSql + Sync); 2] = [&c.h_household, &c.h_idx];
             let hashes: [&(dyn ToSql + Sync); 2] = [&c.t_pos, &c.t_hash];
-            // Pipelined: all four are sent at once, and the server runs them in this order.
+            let notify: [&(dyn ToSql + Sync); 1] = [&new_size];
+            // Pipelined: all five are sent at once, and the server runs them in this order (the
+            // notification last, so it fails with the transaction if an insert does).
             let results = tokio::join!(
                 biased;
                 tx.execute(&s1, &entries),
                 tx.execute(&s2, &events),
                 tx.execute(&s3, &households),
                 tx.execute(&s4, &hashes),
+                tx.execute(&s5, &notify),
             );
-            let errors: Vec<_> = [results.0, results.1, results.2, results.3]
+            let errors: Vec<_> = [results.0, results.1, results.2, results.3, results.4]
                 .into_iter()
                 .filter_map(|r| r.err())
                 .collect();
@@ -1074,5 +1095,6 @@ mod tests {
     fn lock_keys_differ() {
         assert_ne!(LOG_LOCK, MIGRATION_LOCK);
         assert!(LOCK_AND_SIZE.contains(&LOG_LOCK.to_string()));
+        assert!(NOTIFY_SIZE.contains(&format!("'{LOG_CHANNEL}'")));
     }
 }

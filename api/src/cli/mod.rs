@@ -2,6 +2,11 @@
 
 mod commands;
 mod keygen;
+mod readmodels;
+mod rebuild;
+mod report;
+mod show;
+mod store;
 mod vectors;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +25,12 @@ enum Command {
     Commands(commands::Args),
     /// Create a new Ed25519 key file (owner-only permissions) / 生成密钥文件
     Keygen(keygen::Args),
+    /// Rebuild the read models from the whole log / 重建读模型
+    Rebuild(rebuild::Args),
+    /// The year's assessment table and fund statements: text, JSON, CSV, Excel / 年度报表
+    Report(report::Args),
+    /// Show the read models, now or --as-of a day / --at-size a log size / 查询读模型
+    Show(show::Args),
     /// Print the ledger format's worked test vectors, for other implementations / 打印格式测试向量
     Vectors(vectors::Args),
 }
@@ -28,6 +39,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Commands(args) => commands::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Rebuild(args) => rebuild::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Show(args) => show::run(args),
         Command::Vectors(args) => vectors::run(args),
     }
 }

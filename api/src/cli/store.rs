@@ -1,0 +1,91 @@
+//! Which store a command works on: PostgreSQL when `--database-url` (or `BANGFU_DATABASE_URL`)
+//! is given, else the embedded SQLite store in `--data DIR` (default `./bangfu-data`), which holds
+//! `log.sqlite` (the ledger) and `readmodels.sqlite` (the read models, a separate file so the
+//! projector never waits on the log's write lock).
+
+use anyhow::Context;
+use bangfu_projections::views_postgres::PgViews;
+use bangfu_projections::views_sqlite::SqliteViews;
+use bangfu_store::postgres::PgBackend;
+use bangfu_store::sqlite::SqliteBackend;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// PostgreSQL URL of the ledger, e.g. postgres://bangfu@db/bangfu / PostgreSQL 连接串
+    #[arg(long, env = "BANGFU_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory of the embedded store (used when no database URL is given) / 本地数据目录
+    #[arg(long, default_value = "bangfu-data", global = true)]
+    pub data: PathBuf,
+}
+
+pub const LOG_FILE: &str = "log.sqlite";
+pub const READ_MODELS_FILE: &str = "readmodels.sqlite";
+
+pub enum Store {
+    Sqlite {
+        backend: SqliteBackend,
+        views: SqliteViews,
+    },
+    Postgres {
+        backend: PgBackend,
+        views: PgViews,
+    },
+}
+
+impl StoreArgs {
+    /// Opens an existing ledger; refuses to create one where none is (that is `bangfu init`'s
+    /// or `bangfu demo`'s job), so a mistyped `--data` does not silently start an empty log.
+    pub async fn open_existing(&self) -> anyhow::Result<Store> {
+        if let Some(url) = &self.database_url {
+            let backend = PgBackend::connect(url).await.with_context(
+                || "打开 PostgreSQL 账本失败 / could not open the PostgreSQL ledger",
+            )?;
+            let views = PgViews::connect(url)
+                .await
+                .with_context(|| "打开读模型失败 / could not open the read models")?;
+            return Ok(Store::Postgres { backend, views });
+        }
+        let log = self.data.join(LOG_FILE);
+        if !log.exists() {
+            anyhow::bail!(
+                "{} 中没有账本 / there is no ledger in {}: run `bangfu demo` to create one, or pass --data DIR or --database-url URL",
+                self.data.display(),
+                self.data.display()
+            );
+        }
+        let backend = SqliteBackend::open(&log)
+            .await
+            .with_context(|| format!("could not open {}", log.display()))?;
+        let views = SqliteViews::open(&self.data.join(READ_MODELS_FILE))
+            .await
+            .with_context(|| "打开读模型失败 / could not open the read models")?;
+        Ok(Store::Sqlite { backend, views })
+    }
+}
+
+/// Runs `$body` with `$backend` and `$views` bound to whichever store is open.
+macro_rules! with_store {
+    ($store:expr, |$backend:ident, $views:ident| $body:expr) => {
+        match $store {
+            $crate::cli::store::Store::Sqlite {
+                backend: $backend,
+                views: $views,
+            } => $body,
+            $crate::cli::store::Store::Postgres {
+                backend: $backend,
+                views: $views,
+            } => $body,
+        }
+    };
+}
+pub(crate) use with_store;
+
+/// A runtime for the commands that talk to a store.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}
