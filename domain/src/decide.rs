@@ -13,7 +13,7 @@ use crate::event::{from_ledger, to_ledger};
 use crate::registry::Registry;
 use crate::role::{Issuer, roles_allow, rule_for};
 use bangfu_ledger::entry::Event as LedgerEvent;
-use bangfu_ledger::statement::Statement;
+use bangfu_ledger::statement::{Body, Statement};
 use bangfu_ledger::time::Timestamp;
 use cqrs_es::Aggregate;
 use cqrs_es::persist::EventUpcaster;
@@ -74,6 +74,46 @@ pub fn authorize(
 }
 
 /// The state of any aggregate, with the number of events applied to it so far.
+/// Checks, without any state, that a statement names a known command for its target's kind and
+/// that its `args` have that command's shape: the "schema" step of intake, before signatures and
+/// the registry are consulted.
+pub fn check_args(body: &Body) -> Result<(), DomainError> {
+    let command = body.command.as_str();
+    let rule = rule_for(command).ok_or_else(|| DomainError::UnknownCommand(command.into()))?;
+    if body.target.aggregate_type() != rule.aggregate {
+        return Err(DomainError::WrongTarget {
+            command: command.into(),
+            expected: rule.aggregate,
+        });
+    }
+    fn shape<A: Decide>(body: &Body) -> Result<(), DomainError>
+    where
+        A::Body: DeserializeOwned,
+    {
+        serde_json::from_value::<A::Body>(json!({
+            "type": body.command.as_str(),
+            "args": body.args,
+        }))
+        .map(|_| ())
+        .map_err(|e| DomainError::BadArgs {
+            command: body.command.to_string(),
+            reason: e.to_string(),
+        })
+    }
+    match rule.aggregate {
+        "authority" => shape::<Authority>(body),
+        "unit" => shape::<Unit>(body),
+        "cadre" => shape::<Cadre>(body),
+        "household" => shape::<Household>(body),
+        "program" => shape::<Program>(body),
+        "pairing" => shape::<Pairing>(body),
+        "fund" => shape::<Fund>(body),
+        "spot_check" => shape::<SpotCheck>(body),
+        "assessment" => shape::<Assessment>(body),
+        _ => Err(DomainError::UnknownCommand(command.into())),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct AnyAggregate {
     state: State,

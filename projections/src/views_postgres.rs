@@ -53,12 +53,15 @@
 //! tables, nor membership in the log's owner role.
 
 use crate::views::{Result, ViewError, ViewStore, prefix_end};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use bangfu_store::postgres::{self, describe};
+use deadpool_postgres::Pool;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_postgres::types::FromSql;
-use tokio_postgres::{IsolationLevel, NoTls, Row};
+use tokio_postgres::{IsolationLevel, Row};
+
+/// The application name the read models' connections give the server unless told otherwise.
+const APPLICATION_NAME: &str = "bangfu-projections";
 
 /// Advisory-lock key that serializes creating, rebuilding and promoting read models: "bangfu:V".
 pub const VIEWS_LOCK: i64 = i64::from_be_bytes(*b"bangfu:V");
@@ -163,7 +166,7 @@ impl fmt::Debug for PgViews {
 impl PgViews {
     /// Connects to the database at `url` (the log's), creating the read-model tables if missing.
     pub async fn connect(url: &str) -> Result<PgViews> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let config = postgres::parse_url(url, APPLICATION_NAME).map_err(|e| {
             ViewError::Unavailable(format!(
                 "PostgreSQL 地址无效 / the PostgreSQL URL is not valid: {}",
                 describe(&e)
@@ -174,26 +177,8 @@ impl PgViews {
 
     /// [`PgViews::connect`] with connection settings already parsed or built in code. A connect
     /// timeout of 10 s and the application name `bangfu-projections` are set unless given.
-    pub async fn connect_config(mut config: tokio_postgres::Config) -> Result<PgViews> {
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("bangfu-projections");
-        }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(15)))
-            .wait_timeout(Some(Duration::from_secs(60)))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
+    pub async fn connect_config(config: tokio_postgres::Config) -> Result<PgViews> {
+        let pool = postgres::build_pool(config, APPLICATION_NAME)
             .map_err(|e| ViewError::Unavailable(format!("cannot build the pool: {e}")))?;
         let views = PgViews::over(pool, Tables::Live);
         views.create_live_tables().await?;
@@ -214,28 +199,16 @@ impl PgViews {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| {
-            let why = match &e {
-                deadpool_postgres::PoolError::Backend(e) => describe(e),
-                other => other.to_string(),
-            };
-            ViewError::Unavailable(format!("cannot get a PostgreSQL connection: {why}"))
-        })
+        postgres::pooled(&self.pool)
+            .await
+            .map_err(ViewError::Unavailable)
     }
 
     /// Creates the live tables only when missing: a role without `CREATE` on the schema can still
     /// open tables that exist (`CREATE TABLE IF NOT EXISTS` checks the privilege first).
     async fn create_live_tables(&self) -> Result<()> {
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .await
-            .map_err(|e| unavailable("starting to create the tables", &e))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&VIEWS_LOCK])
-            .await
-            .map_err(|e| unavailable("waiting for the read models' lock", &e))?;
+        let tx = locked(&mut client, "starting to create the tables").await?;
         let row = tx
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
@@ -261,40 +234,33 @@ impl PgViews {
         what: &str,
     ) -> Result<Vec<Row>> {
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| unavailable(&format!("preparing: {what}"), &e))?;
-        client
-            .query(&stmt, params)
-            .await
-            .map_err(|e| unavailable(what, &e))
+        postgres::query_cached(&client, sql, params, what, unavailable).await
     }
 }
 
-/// A tokio-postgres error with its cause (its `Display` alone says only "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        let mut s = format!(
-            "{}: {} (SQLSTATE {})",
-            db.severity(),
-            db.message(),
-            db.code().code()
-        );
-        if let Some(detail) = db.detail() {
-            s.push_str("; ");
-            s.push_str(detail);
-        }
-        return s;
-    }
-    let mut s = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
+/// Starts a READ COMMITTED transaction; `starting` says what it is for, should it fail to start.
+async fn begin<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    starting: &str,
+) -> Result<deadpool_postgres::Transaction<'a>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .map_err(|e| unavailable(starting, &e))
+}
+
+/// [`begin`], then takes [`VIEWS_LOCK`], held until the transaction ends.
+async fn locked<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    starting: &str,
+) -> Result<deadpool_postgres::Transaction<'a>> {
+    let tx = begin(client, starting).await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&VIEWS_LOCK])
+        .await
+        .map_err(|e| unavailable("waiting for the read models' lock", &e))?;
+    Ok(tx)
 }
 
 fn unavailable(what: &str, e: &tokio_postgres::Error) -> ViewError {
@@ -355,12 +321,7 @@ impl ViewStore for PgViews {
         })?;
         let (keys, docs) = columns(rows);
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .await
-            .map_err(|e| unavailable("starting a commit", &e))?;
+        let tx = begin(&mut client, "starting a commit").await?;
         // Prepared together: one round trip, and cached per connection afterwards.
         let (lock, upsert, set) = tokio::join!(
             tx.prepare_cached(&self.sql.lock_cursor),
@@ -430,12 +391,7 @@ impl ViewStore for PgViews {
     async fn start_rebuild(&self) -> Result<PgViews> {
         let next = Tables::Next;
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .await
-            .map_err(|e| unavailable("starting a rebuild", &e))?;
+        let tx = begin(&mut client, "starting a rebuild").await?;
         tx.batch_execute(&format!(
             "SELECT pg_advisory_xact_lock({VIEWS_LOCK});
              DROP TABLE IF EXISTS {}, {};
@@ -462,15 +418,7 @@ impl ViewStore for PgViews {
         }
         let (live, next) = (Tables::Live, Tables::Next);
         let mut client = self.client().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::ReadCommitted)
-            .start()
-            .await
-            .map_err(|e| unavailable("starting the promotion", &e))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&VIEWS_LOCK])
-            .await
-            .map_err(|e| unavailable("waiting for the read models' lock", &e))?;
+        let tx = locked(&mut client, "starting the promotion").await?;
         let row = tx
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL, \

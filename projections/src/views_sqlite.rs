@@ -21,27 +21,29 @@
 //!
 //! # Durability and concurrency
 //!
-//! As for the log (`bangfu_store::sqlite`): WAL, `synchronous=FULL`, a busy timeout, the file
-//! created `0600` in a folder created `0700`. rusqlite is blocking, so every call runs on
-//! [`tokio::task::spawn_blocking`]. One writer connection behind a mutex takes SQLite's write lock
-//! with `BEGIN IMMEDIATE`, so the cursor it checks cannot move before it commits; a few read-only
-//! connections serve `applied`, `get` and `scan`, and in WAL mode they never wait for a commit.
+//! As for the log, and opened by the same code (`bangfu_store::sqlite::open_writer`): WAL,
+//! `synchronous=FULL`, a busy timeout, the file created `0600` in a folder created `0700`.
+//! rusqlite is blocking, so every call runs on [`tokio::task::spawn_blocking`]. One writer
+//! connection behind a mutex takes SQLite's write lock with `BEGIN IMMEDIATE`, so the cursor it
+//! checks cannot move before it commits; a few read-only connections serve `applied`, `get` and
+//! `scan`, and in WAL mode they never wait for a commit.
 //! A rebuild store opens its own connections to the same file.
 //!
 //! Nothing read from the file is trusted: a value of the wrong type or bad UTF-8 is
 //! [`ViewError::Corrupt`], never a panic.
 
 use crate::views::{Result, ViewError, ViewStore, prefix_end};
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use bangfu_store::sqlite::{self, Connections, OpenError};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection waits for another one's lock (a rebuild's commit, another process)
-/// before giving up with [`ViewError::Unavailable`].
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// before giving up with [`ViewError::Unavailable`]: the log's, as the connections are opened the
+/// same way.
+pub const BUSY_TIMEOUT: Duration = sqlite::BUSY_TIMEOUT;
 
 /// How many read-only connections a store keeps.
 pub const READERS: usize = 2;
@@ -124,11 +126,7 @@ struct Inner {
     shown: String,
     tables: Tables,
     sql: Sql,
-    /// Declared before `writer`, so they close first and the writer, closing last, folds the
-    /// write-ahead log into the file.
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
-    writer: Mutex<Connection>,
+    conns: Connections,
 }
 
 impl fmt::Debug for SqliteViews {
@@ -159,7 +157,7 @@ impl SqliteViews {
         F: FnOnce(&Inner, &mut Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        blocking(move || f(&inner, &mut lock(&inner.writer))).await
+        blocking(move || f(&inner, &mut inner.conns.writer())).await
     }
 
     async fn on_reader<T, F>(&self, f: F) -> Result<T>
@@ -168,7 +166,7 @@ impl SqliteViews {
         F: FnOnce(&Inner, &Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        blocking(move || f(&inner, &inner.reader())).await
+        blocking(move || f(&inner, &inner.conns.reader())).await
     }
 }
 
@@ -184,36 +182,12 @@ where
     })?
 }
 
-/// Locks a connection. A poisoned mutex is taken anyway: a panic cannot leave a transaction open
-/// (rusqlite rolls back when a `Transaction` is dropped), so the connection is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// Opens connections to `path` addressing `tables`. For the live tables, creates them if
 /// missing; for the rebuild tables, drops any left over and creates them empty.
 fn open_blocking(path: PathBuf, tables: Tables) -> Result<SqliteViews> {
-    create_file(&path)?;
     let shown = path.display().to_string();
-    let mut writer = Connection::open_with_flags(
-        &path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| fail(&shown, "opening", e))?;
-    configure(&writer, &shown)?;
-    let mode: String = writer
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(|e| fail(&shown, "turning on write-ahead logging", e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(ViewError::Unavailable(format!(
-            "{shown}: SQLite refused write-ahead logging (journal mode is {mode})"
-        )));
-    }
+    let mut writer = sqlite::open_writer(&path).map_err(|e| open_failed(&shown, e, "opening"))?;
     for (pragma, value) in [
-        ("synchronous", "FULL"),
-        ("fullfsync", "ON"),
         // A rebuild's large commits grow the WAL file; shrink it back after each checkpoint.
         ("journal_size_limit", "67108864"),
         // Upserts into a large table touch many b-tree pages: 64 MiB of page cache.
@@ -228,58 +202,23 @@ fn open_blocking(path: PathBuf, tables: Tables) -> Result<SqliteViews> {
         ViewError::Corrupt(why) => ViewError::Corrupt(format!("{shown}: {why}")),
         other => other,
     })?;
-    let mut readers = Vec::with_capacity(READERS);
-    for _ in 0..READERS {
-        let r = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| fail(&shown, "opening to read", e))?;
-        configure(&r, &shown)?;
-        readers.push(Mutex::new(r));
-    }
+    let conns = Connections::open(writer, &path, READERS)
+        .map_err(|e| open_failed(&shown, e, "opening to read"))?;
     Ok(SqliteViews {
         inner: Arc::new(Inner {
             path,
             shown,
             tables,
             sql: Sql::of(tables),
-            readers,
-            next_reader: AtomicUsize::new(0),
-            writer: Mutex::new(writer),
+            conns,
         }),
     })
 }
 
 impl Inner {
-    /// A free reader if there is one, else waits for the next in turn.
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        let n = self.readers.len();
-        for i in 0..n {
-            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
-                return guard;
-            }
-        }
-        lock(&self.readers[start % n])
-    }
-
     fn fail<'a>(&'a self, what: &'a str) -> impl FnOnce(rusqlite::Error) -> ViewError + 'a {
         move |e| fail(&self.shown, what, e)
     }
-}
-
-/// Settings every connection needs before it reads anything.
-fn configure(conn: &Connection, shown: &str) -> Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| fail(shown, "setting the busy timeout", e))?;
-    // A hostile file cannot make the schema call functions with side effects.
-    conn.pragma_update(None, "trusted_schema", "OFF")
-        .map_err(|e| fail(shown, "setting trusted_schema", e))?;
-    // Check b-tree cells as they are read: damage is reported, never followed.
-    conn.pragma_update(None, "cell_size_check", "ON")
-        .map_err(|e| fail(shown, "setting cell_size_check", e))?;
-    Ok(())
 }
 
 /// In one `BEGIN IMMEDIATE` transaction: checks that the file is a read-model file (or a new
@@ -364,34 +303,14 @@ fn set_up_tables(conn: &mut Connection, tables: Tables) -> Result<()> {
     tx.commit().map_err(plain("committing the tables"))
 }
 
-/// Creates the parent folder (`0700` on unix) and the file (`0600` on unix) if missing, so that
-/// SQLite never creates them with its own, wider default.
-fn create_file(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(parent).map_err(|e| {
-                ViewError::Unavailable(format!(
-                    "cannot create the folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    match o.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(ViewError::Unavailable(format!(
-            "cannot create {}: {e}",
-            path.display()
-        ))),
+/// An error opening a connection, worded as [`fail`] does; `opening` names the step when SQLite
+/// could not open the file at all.
+fn open_failed(shown: &str, e: OpenError, opening: &str) -> ViewError {
+    match e {
+        OpenError::Create(why) => ViewError::Unavailable(why),
+        OpenError::Open(e) => fail(shown, opening, e),
+        OpenError::Setting { step, error } => fail(shown, step, error),
+        e @ OpenError::NoWal(_) => ViewError::Unavailable(format!("{shown}: {e}")),
     }
 }
 

@@ -15,7 +15,7 @@
 //! call.
 
 use bangfu_store::backend::{Result, StoreError};
-use bangfu_store::postgres::LOG_CHANNEL;
+use bangfu_store::postgres::{LOG_CHANNEL, describe, parse_url};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,17 +82,12 @@ impl LogWatch {
     /// first `LISTEN` is in place, so no append committed after this returns goes unheard (short
     /// of a dropped connection, which [`FALLBACK`] covers).
     pub async fn postgres(url: &str) -> Result<LogWatch> {
-        let mut config: Config = url.parse().map_err(|e| {
+        let mut config = parse_url(url, "bangfu-watch").map_err(|e| {
             StoreError::Unavailable(format!(
-                "PostgreSQL 地址无效 / the PostgreSQL URL is not valid: {e}"
+                "PostgreSQL 地址无效 / the PostgreSQL URL is not valid: {}",
+                describe(&e)
             ))
         })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("bangfu-watch");
-        }
         // The socket is otherwise silent: keepalives notice a peer that vanished without a word
         // in about a minute rather than the kernel's two hours, so we reconnect.
         if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
@@ -177,24 +172,4 @@ async fn keep_listening(config: Config, first: (Client, PgConnection), woken: Ar
             current = Some(pair);
         }
     }
-}
-
-/// A tokio-postgres error with its cause (its `Display` alone says only "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!(
-            "{}: {} (SQLSTATE {})",
-            db.severity(),
-            db.message(),
-            db.code().code()
-        );
-    }
-    let mut s = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cause = c.source();
-    }
-    s
 }

@@ -12,14 +12,9 @@ use bangfu_projections::views_sqlite::SqliteViews;
 use bangfu_projections::watch::{LogWatch, POLL};
 use bangfu_store::backend::Backend;
 use bangfu_store::log::Log;
-use bangfu_store::postgres::PgBackend;
+use bangfu_store::postgres::{PgBackend, TestDatabase};
 use bangfu_store::sqlite::SqliteBackend;
 use std::time::{Duration, Instant};
-
-fn admin_url() -> String {
-    std::env::var("BANGFU_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 /// Appends a district, starts a follower, appends more, and waits for the rows to catch up.
 async fn follows<B: Backend, V: ViewStore + Clone>(log: Log<B>, views: V, watch: LogWatch) {
@@ -81,16 +76,13 @@ async fn the_follower_keeps_sqlite_read_models_current() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follower_keeps_postgres_read_models_current() {
-    let url = bangfu_store::postgres::create_test_database(&admin_url(), "bangfu_follow")
+    let db = TestDatabase::create("bangfu_follow")
         .await
-        .expect("PostgreSQL is needed for this test");
-    let log = Log::open(PgBackend::connect(&url).await.unwrap())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = Log::open(PgBackend::connect(&db.url).await.unwrap())
         .await
         .unwrap();
-    let views = PgViews::connect(&url).await.unwrap();
-    let watch = LogWatch::postgres(&url).await.unwrap();
+    let views = PgViews::connect(&db.url).await.unwrap();
+    let watch = LogWatch::postgres(&db.url).await.unwrap();
     follows(log, views, watch).await;
-    bangfu_store::postgres::drop_database(&admin_url(), &url)
-        .await
-        .unwrap();
 }

@@ -762,7 +762,9 @@ async fn realistic_program_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realistic_program_on_postgres() {
-    let db = common::PgDb::new("bangfu_proj").await;
+    let db = bangfu_store::postgres::TestDatabase::create("bangfu_proj")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let backend = bangfu_store::postgres::PgBackend::connect(&db.url)
         .await
         .expect("connect to the test database");

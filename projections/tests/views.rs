@@ -12,6 +12,7 @@ use bangfu_projections::views::{MemViews, ViewError, ViewStore};
 use bangfu_projections::views_postgres::PgViews;
 use bangfu_projections::views_sqlite::SqliteViews;
 use bangfu_projections::watch::LogWatch;
+use bangfu_store::postgres::TestDatabase;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -504,50 +505,25 @@ impl SqliteEnv {
     }
 }
 
-fn admin_url() -> String {
-    std::env::var("BANGFU_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database; `open()` connects another handle to it.
-struct PgEnv(String);
-
-/// Each test's database is dropped when the test ends, pass or fail.
-impl Drop for PgEnv {
-    fn drop(&mut self) {
-        let url = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                let _ = rt.block_on(bangfu_store::postgres::drop_database(&admin_url(), &url));
-            }
-        })
-        .join();
-    }
-}
+/// A fresh database, dropped when the test ends, pass or fail; `open()` connects another handle
+/// to it.
+struct PgEnv(TestDatabase);
 
 impl PgEnv {
     async fn new() -> Self {
         PgEnv(
-            bangfu_store::postgres::create_test_database(&admin_url(), "bangfu_views")
+            TestDatabase::create("bangfu_views")
                 .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL is needed for the read models' tests ({e}); start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect 15 main start` or set BANGFU_TEST_DATABASE_URL"
-                    )
-                }),
+                .unwrap_or_else(|e| panic!("{e}")),
         )
     }
     async fn open(&self) -> PgViews {
-        PgViews::connect(&self.0)
+        PgViews::connect(&self.0.url)
             .await
             .expect("connect to the test database")
     }
     async fn client(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.0, tokio_postgres::NoTls)
+        let (client, connection) = tokio_postgres::connect(&self.0.url, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(connection);
@@ -687,7 +663,7 @@ async fn time_changed(watch: &mut LogWatch) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_watch_wakes_on_notify_and_falls_back_after_a_second() {
     let env = PgEnv::new().await;
-    let mut watch = LogWatch::postgres(&env.0).await.unwrap();
+    let mut watch = LogWatch::postgres(&env.0.url).await.unwrap();
     // Nothing happens: the fallback.
     let quiet = time_changed(&mut watch).await;
     assert!(
@@ -721,13 +697,13 @@ async fn log_watch_wakes_on_notify_and_falls_back_after_a_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_watch_wakes_when_an_append_commits() {
     let env = PgEnv::new().await;
-    let backend = bangfu_store::postgres::PgBackend::connect(&env.0)
+    let backend = bangfu_store::postgres::PgBackend::connect(&env.0.url)
         .await
         .unwrap();
     let log = bangfu_store::log::Log::open(backend).await.unwrap();
-    let mut watch = LogWatch::postgres(&env.0).await.unwrap();
+    let mut watch = LogWatch::postgres(&env.0.url).await.unwrap();
     // A plain listener too, to see the payloads: the log's size after each append.
-    let (client, mut connection) = tokio_postgres::connect(&env.0, tokio_postgres::NoTls)
+    let (client, mut connection) = tokio_postgres::connect(&env.0.url, tokio_postgres::NoTls)
         .await
         .unwrap();
     let (sizes_tx, mut sizes) = tokio::sync::mpsc::unbounded_channel();
@@ -771,7 +747,7 @@ async fn log_watch_wakes_when_an_append_commits() {
 async fn log_watch_reconnects_when_its_connection_is_killed() {
     let env = PgEnv::new().await;
     let app = "bangfu-watch-reconnect";
-    let mut watch = LogWatch::postgres(&format!("{}?application_name={app}", env.0))
+    let mut watch = LogWatch::postgres(&format!("{}?application_name={app}", env.0.url))
         .await
         .unwrap();
     let client = env.client().await;

@@ -212,6 +212,88 @@ const INSERT_HASHES: &str =
 const EVENT_COLUMNS: &str =
     "aggregate_type, aggregate_id, sequence, event_type, event_version, payload";
 
+/// The application name the log's connections give the server unless told otherwise.
+const APPLICATION_NAME: &str = "bangfu";
+
+/// How long making a connection may take, unless the URL or config says otherwise.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Parses connection settings (`postgres://user[:password]@host[:port]/dbname[?…]` or
+/// `host=… dbname=…`) and sets a connect timeout of 10 s and `application_name` unless the URL
+/// gives them. Callers describe a failure with [`describe`], in their own error type.
+pub fn parse_url(
+    url: &str,
+    application_name: &str,
+) -> std::result::Result<tokio_postgres::Config, tokio_postgres::Error> {
+    let mut config: tokio_postgres::Config = url.parse()?;
+    set_defaults(&mut config, application_name);
+    Ok(config)
+}
+
+/// A connection pool (deadpool-postgres, no TLS) over `config`, with the defaults of
+/// [`parse_url`] set unless given, and bounded waits: 15 s to make a connection, 60 s for a free
+/// one, 5 s to check a returned one. No connection is made until one is asked for.
+pub fn build_pool(
+    mut config: tokio_postgres::Config,
+    application_name: &str,
+) -> std::result::Result<Pool, deadpool_postgres::BuildError> {
+    set_defaults(&mut config, application_name);
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(Duration::from_secs(15)))
+        .wait_timeout(Some(Duration::from_secs(60)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+}
+
+/// A connection from `pool`; when there is none, why (the server's error described by
+/// [`describe`]), for the caller to put in its own error type.
+pub async fn pooled(pool: &Pool) -> std::result::Result<deadpool_postgres::Object, String> {
+    pool.get().await.map_err(|e| {
+        let why = match &e {
+            deadpool_postgres::PoolError::Backend(e) => describe(e),
+            other => other.to_string(),
+        };
+        format!("cannot get a PostgreSQL connection: {why}")
+    })
+}
+
+/// Runs one read on a pooled connection, with the statement prepared once per connection.
+/// `fail` words an error in the caller's type, given what was being done: `preparing: {what}`,
+/// or `what` itself.
+pub async fn query_cached<E>(
+    client: &deadpool_postgres::ClientWrapper,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    what: &str,
+    fail: impl Fn(&str, &tokio_postgres::Error) -> E,
+) -> std::result::Result<Vec<Row>, E> {
+    let stmt = client
+        .prepare_cached(sql)
+        .await
+        .map_err(|e| fail(&format!("preparing: {what}"), &e))?;
+    client
+        .query(&stmt, params)
+        .await
+        .map_err(|e| fail(what, &e))
+}
+
+fn set_defaults(config: &mut tokio_postgres::Config, application_name: &str) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name(application_name);
+    }
+}
+
 /// The PostgreSQL backend: a connection pool to one database holding one log.
 #[derive(Clone)]
 pub struct PgBackend {
@@ -236,7 +318,7 @@ impl PgBackend {
     /// with `synchronous_commit = off` (commits would not be durable); with `Corrupt` when the
     /// store is at a newer schema version than this program knows.
     pub async fn connect(url: &str) -> Result<PgBackend> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let config = parse_url(url, APPLICATION_NAME).map_err(|e| {
             StoreError::Unavailable(format!("the PostgreSQL URL is not valid: {}", describe(&e)))
         })?;
         PgBackend::connect_config(config).await
@@ -244,26 +326,8 @@ impl PgBackend {
 
     /// [`PgBackend::connect`] with connection settings already parsed or built in code. A connect
     /// timeout of 10 s and the application name `bangfu` are set unless given.
-    pub async fn connect_config(mut config: tokio_postgres::Config) -> Result<PgBackend> {
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("bangfu");
-        }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .runtime(Runtime::Tokio1)
-            .create_timeout(Some(Duration::from_secs(15)))
-            .wait_timeout(Some(Duration::from_secs(60)))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
+    pub async fn connect_config(config: tokio_postgres::Config) -> Result<PgBackend> {
+        let pool = build_pool(config, APPLICATION_NAME)
             .map_err(|e| StoreError::Unavailable(format!("cannot build the pool: {e}")))?;
         let backend = PgBackend { pool };
         let mut client = backend.client().await?;
@@ -278,13 +342,7 @@ impl PgBackend {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| {
-            let why = match &e {
-                deadpool_postgres::PoolError::Backend(e) => describe(e),
-                other => other.to_string(),
-            };
-            StoreError::Unavailable(format!("cannot get a PostgreSQL connection: {why}"))
-        })
+        pooled(&self.pool).await.map_err(StoreError::Unavailable)
     }
 
     /// Runs one read on a pooled connection, with the statement prepared once per connection.
@@ -295,14 +353,7 @@ impl PgBackend {
         what: &str,
     ) -> Result<Vec<Row>> {
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| unavailable(&format!("preparing: {what}"), &e))?;
-        client
-            .query(&stmt, params)
-            .await
-            .map_err(|e| unavailable(what, &e))
+        query_cached(&client, sql, params, what, unavailable).await
     }
 }
 
@@ -563,8 +614,9 @@ fn stored_entry(row: &Row) -> Result<StoredEntry> {
     })
 }
 
-/// A tokio-postgres error with its cause (its `Display` alone says only "db error").
-fn describe(e: &tokio_postgres::Error) -> String {
+/// A tokio-postgres error with its cause (its `Display` alone says only "db error"): for a
+/// server's error its severity, message, SQLSTATE and detail; otherwise the chain of causes.
+pub fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         let mut s = format!(
             "{}: {} (SQLSTATE {})",
@@ -935,14 +987,17 @@ async fn duplicate_statement(client: &tokio_postgres::Client, ids: &[&str]) -> S
 
 static DATABASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How to get a server for the tests, said whenever there is none.
+const HOW_TO_START: &str = "Start the server with \
+     `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or point BANGFU_TEST_DATABASE_URL \
+     at one";
+
 async fn admin_client(admin_url: &str) -> Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(admin_url, NoTls)
         .await
         .map_err(|e| {
             StoreError::Unavailable(format!(
-                "cannot reach PostgreSQL at the admin URL: {}. Start the server with \
-                 `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or point \
-                 BANGFU_TEST_DATABASE_URL at one",
+                "cannot reach PostgreSQL at the admin URL: {}. {HOW_TO_START}",
                 describe(&e)
             ))
         })?;
@@ -985,6 +1040,62 @@ pub async fn drop_database(admin_url: &str, name: &str) -> Result<()> {
         ))
         .await
         .map_err(|e| unavailable(&format!("dropping database {name}"), &e))
+}
+
+/// The server the tests make their databases on: `BANGFU_TEST_DATABASE_URL`, else
+/// `postgres://postgres@127.0.0.1:5432/postgres`. Its user must be allowed to `CREATE DATABASE`.
+pub fn test_admin_url() -> String {
+    std::env::var("BANGFU_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database on the [`test_admin_url`] server (see [`create_test_database`]), dropped when
+/// this is dropped, so a test's database goes when the test ends, pass or fail.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Connects to the new database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Makes the database; its name starts with `prefix`. When there is no server to make it on,
+    /// the error says how to start one or where to point the tests instead.
+    pub async fn create(prefix: &str) -> Result<TestDatabase> {
+        let url = create_test_database(&test_admin_url(), prefix)
+            .await
+            .map_err(|e| {
+                let why = match e {
+                    StoreError::Conflict(why)
+                    | StoreError::DuplicateStatement(why)
+                    | StoreError::Unavailable(why)
+                    | StoreError::Corrupt(why) => why,
+                };
+                let hint = if why.contains(HOW_TO_START) {
+                    String::new()
+                } else {
+                    format!(". {HOW_TO_START}")
+                };
+                StoreError::Unavailable(format!("PostgreSQL is needed for this test: {why}{hint}"))
+            })?;
+        Ok(TestDatabase { url })
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database on a thread of its own with its own runtime, so it works inside and
+    /// outside an async test, whichever runtime flavour that test runs on.
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                let _ = rt.block_on(drop_database(&test_admin_url(), &url));
+            }
+        })
+        .join();
+    }
 }
 
 /// `postgres://…/name?…` → `name`; a bare name is returned as is.

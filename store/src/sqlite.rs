@@ -173,11 +173,7 @@ pub struct SqliteBackend {
 
 struct Inner {
     path: PathBuf,
-    /// Declared before `writer`, so they close first and the writer, closing last, folds the
-    /// write-ahead log into the database file and removes it.
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
-    writer: Mutex<Connection>,
+    conns: Connections,
 }
 
 impl fmt::Debug for SqliteBackend {
@@ -214,7 +210,7 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+        tokio::task::spawn_blocking(move || f(&mut inner.conns.writer()))
             .await
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
@@ -225,44 +221,17 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut inner.reader()))
+        tokio::task::spawn_blocking(move || f(&mut inner.conns.reader()))
             .await
             .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
     }
 }
 
-/// Locks a connection. A poisoned mutex is taken anyway: a panic cannot leave a transaction open
-/// (rusqlite rolls back when a `Transaction` is dropped), so the connection is still sound.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl Inner {
     fn open(path: PathBuf) -> Result<Inner> {
-        create_file(&path)?;
         let shown = path.display().to_string();
-        let mut writer = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Unavailable(format!("cannot open {shown}: {e}")))?;
-        configure(&writer, &shown)?;
-        let mode: String = writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(|e| open_err(&shown, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Unavailable(format!(
-                "{shown}: SQLite refused write-ahead logging (journal mode is {mode})"
-            )));
-        }
-        for (pragma, value) in [
-            ("synchronous", "FULL"),
-            ("foreign_keys", "ON"),
-            ("recursive_triggers", "ON"),
-            ("fullfsync", "ON"),
-        ] {
+        let mut writer = open_writer(&path).map_err(|e| open_failed(&shown, e, ""))?;
+        for (pragma, value) in [("foreign_keys", "ON"), ("recursive_triggers", "ON")] {
             writer
                 .pragma_update(None, pragma, value)
                 .map_err(|e| open_err(&shown, e))?;
@@ -281,28 +250,53 @@ impl Inner {
             other => other,
         })?;
 
-        let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| StoreError::Unavailable(format!("cannot open {shown} to read: {e}")))?;
-            configure(&r, &shown)?;
-            readers.push(Mutex::new(r));
-        }
-        Ok(Inner {
-            path,
-            writer: Mutex::new(writer),
+        let conns = Connections::open(writer, &path, READERS)
+            .map_err(|e| open_failed(&shown, e, " to read"))?;
+        Ok(Inner { path, conns })
+    }
+}
+
+/// One writer connection and a few read-only ones to one SQLite file, each behind its own mutex
+/// (see the module's notes on concurrency): the log's, and the read models'.
+pub struct Connections {
+    /// Declared before `writer`, so they close first and the writer, closing last, folds the
+    /// write-ahead log into the database file and removes it.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    writer: Mutex<Connection>,
+}
+
+impl Connections {
+    /// Takes `writer` (from [`open_writer`], set up as the caller needs) and opens `readers`
+    /// connections to the same `path` with [`open_reader`].
+    pub fn open(
+        writer: Connection,
+        path: &Path,
+        readers: usize,
+    ) -> std::result::Result<Connections, OpenError> {
+        let readers = (0..readers)
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Connections {
             readers,
             next_reader: AtomicUsize::new(0),
+            writer: Mutex::new(writer),
         })
     }
 
-    /// A free reader if there is one, else waits for the next in turn.
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+    /// The writer, once no one else holds it.
+    pub fn writer(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+
+    /// A free reader if there is one, else waits for the next in turn (the writer, if there are
+    /// no readers).
+    pub fn reader(&self) -> MutexGuard<'_, Connection> {
         let n = self.readers.len();
+        if n == 0 {
+            return self.writer();
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
             if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
                 return guard;
@@ -312,22 +306,108 @@ impl Inner {
     }
 }
 
+/// Locks a connection. A poisoned mutex is taken anyway: a panic cannot leave a transaction open
+/// (rusqlite rolls back when a `Transaction` is dropped), so the connection is still sound.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Why [`open_writer`] or [`open_reader`] failed; each caller words it in its own error type.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The file or its folder could not be created; the message says which, and why.
+    Create(String),
+    /// SQLite could not open the file.
+    Open(rusqlite::Error),
+    /// A setting was refused; `step` says which (e.g. `setting synchronous`).
+    Setting {
+        step: &'static str,
+        error: rusqlite::Error,
+    },
+    /// SQLite would not use write-ahead logging; the journal mode it kept instead.
+    NoWal(String),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Create(why) => f.write_str(why),
+            OpenError::Open(e) => write!(f, "opening: {e}"),
+            OpenError::Setting { step, error } => write!(f, "{step}: {error}"),
+            OpenError::NoWal(mode) => write!(
+                f,
+                "SQLite refused write-ahead logging (journal mode is {mode})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// Opens the read-write connection to a bangfu SQLite file (the log's, or the read models'), made
+/// durable the same way for both: the folder (`0700` on unix) and the file (`0600` on unix)
+/// created if missing, the settings of [`open_reader`], `journal_mode=WAL` (an error if SQLite
+/// keeps another mode), `synchronous=FULL` and `fullfsync=ON`. Checking the file's
+/// `application_id`, and any further settings, are the caller's.
+pub fn open_writer(path: &Path) -> std::result::Result<Connection, OpenError> {
+    create_file(path)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(OpenError::Open)?;
+    configure(&conn)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(|error| OpenError::Setting {
+            step: "turning on write-ahead logging",
+            error,
+        })?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(OpenError::NoWal(mode));
+    }
+    for (step, pragma, value) in [
+        ("setting synchronous", "synchronous", "FULL"),
+        ("setting fullfsync", "fullfsync", "ON"),
+    ] {
+        conn.pragma_update(None, pragma, value)
+            .map_err(|error| OpenError::Setting { step, error })?;
+    }
+    Ok(conn)
+}
+
+/// Opens a read-only connection (`SQLITE_OPEN_READ_ONLY`, so nothing read through it can write)
+/// to a file [`open_writer`] made, with the settings every connection needs before it reads
+/// anything: a busy timeout of [`BUSY_TIMEOUT`], `trusted_schema=OFF`, `cell_size_check=ON`.
+pub fn open_reader(path: &Path) -> std::result::Result<Connection, OpenError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(OpenError::Open)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
 /// Settings every connection needs, before it reads anything.
-fn configure(conn: &Connection, shown: &str) -> Result<()> {
+fn configure(conn: &Connection) -> std::result::Result<(), OpenError> {
+    let setting = |step| move |error| OpenError::Setting { step, error };
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| open_err(shown, e))?;
+        .map_err(setting("setting the busy timeout"))?;
     // A hostile file cannot make the schema call functions with side effects.
     conn.pragma_update(None, "trusted_schema", "OFF")
-        .map_err(|e| open_err(shown, e))?;
+        .map_err(setting("setting trusted_schema"))?;
     // Check b-tree cells as they are read: damage is reported, never followed.
     conn.pragma_update(None, "cell_size_check", "ON")
-        .map_err(|e| open_err(shown, e))?;
+        .map_err(setting("setting cell_size_check"))?;
     Ok(())
 }
 
 /// Creates the parent folder (`0700` on unix) and the file (`0600` on unix) if missing, so that
 /// SQLite never creates them with its own, wider default.
-fn create_file(path: &Path) -> Result<()> {
+fn create_file(path: &Path) -> std::result::Result<(), OpenError> {
     let shown = path.display();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.exists() {
@@ -336,7 +416,7 @@ fn create_file(path: &Path) -> Result<()> {
             #[cfg(unix)]
             std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
             b.create(parent).map_err(|e| {
-                StoreError::Unavailable(format!(
+                OpenError::Create(format!(
                     "cannot create the folder {}: {e}",
                     parent.display()
                 ))
@@ -350,9 +430,17 @@ fn create_file(path: &Path) -> Result<()> {
     match o.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(StoreError::Unavailable(format!(
-            "cannot create {shown}: {e}"
-        ))),
+        Err(e) => Err(OpenError::Create(format!("cannot create {shown}: {e}"))),
+    }
+}
+
+/// An [`OpenError`] as the store words it; `reading` is `" to read"` for a reader.
+fn open_failed(shown: &str, e: OpenError, reading: &str) -> StoreError {
+    match e {
+        OpenError::Create(why) => StoreError::Unavailable(why),
+        OpenError::Open(e) => StoreError::Unavailable(format!("cannot open {shown}{reading}: {e}")),
+        OpenError::Setting { error, .. } => open_err(shown, error),
+        e @ OpenError::NoWal(_) => StoreError::Unavailable(format!("{shown}: {e}")),
     }
 }
 

@@ -12,6 +12,7 @@ use bangfu_ledger::merkle;
 use bangfu_ledger::verify::Verifier;
 use bangfu_store::backend::Backend;
 use bangfu_store::log::{AppendError, Log, Receipt};
+use bangfu_store::postgres::TestDatabase;
 use common::*;
 use std::sync::Arc;
 
@@ -376,39 +377,19 @@ impl SqliteEnv {
     }
 }
 
-struct PgEnv(String);
-
 /// Each test's database is dropped when the test ends, pass or fail.
-impl Drop for PgEnv {
-    fn drop(&mut self) {
-        let url = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(rt) = rt {
-                let _ = rt.block_on(bangfu_store::postgres::drop_database(&admin_url(), &url));
-            }
-        })
-        .join();
-    }
-}
+struct PgEnv(TestDatabase);
 
 impl PgEnv {
     async fn new() -> Self {
         PgEnv(
-            bangfu_store::postgres::create_test_database(&admin_url(), "bangfu_conf")
+            TestDatabase::create("bangfu_conf")
                 .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL is needed for the store's tests ({e}); start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect 15 main start` or set BANGFU_TEST_DATABASE_URL"
-                    )
-                }),
+                .unwrap_or_else(|e| panic!("{e}")),
         )
     }
     async fn backend(&self) -> bangfu_store::postgres::PgBackend {
-        bangfu_store::postgres::PgBackend::connect(&self.0)
+        bangfu_store::postgres::PgBackend::connect(&self.0.url)
             .await
             .expect("connect to the test database")
     }

@@ -4,8 +4,6 @@
 //! index is in the log and the log is gap-free; at the end the whole log verifies under the full
 //! domain replay.
 
-mod common;
-
 use bangfu_domain::replay::Replayer;
 use bangfu_ledger::verify::Verifier;
 use bangfu_store::backend::Backend;
@@ -152,18 +150,14 @@ async fn sqlite_survives_sigkill_at_random_moments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_survives_sigkill_at_random_moments() {
-    let url = bangfu_store::postgres::create_test_database(&common::admin_url(), "bangfu_crash")
+    let db = bangfu_store::postgres::TestDatabase::create("bangfu_crash")
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is needed ({e}); start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-            )
-        });
-    let args = vec!["--postgres".to_owned(), url.clone()];
+        .unwrap_or_else(|e| panic!("{e}"));
+    let args = vec!["--postgres".to_owned(), db.url.clone()];
     crash_rounds(
         args,
         || async {
-            bangfu_store::postgres::PgBackend::connect(&url)
+            bangfu_store::postgres::PgBackend::connect(&db.url)
                 .await
                 .unwrap()
         },

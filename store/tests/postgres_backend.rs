@@ -9,32 +9,27 @@ use bangfu_ledger::entry::Event;
 use bangfu_ledger::jcs;
 use bangfu_ledger::merkle::{self, CompactRange, leaf_hash};
 use bangfu_store::backend::{Backend, Batch, NewEntry, StoreError, StoredEntry};
-use bangfu_store::postgres::{self, PgBackend, SCHEMA_VERSION};
+use bangfu_store::postgres::{self, PgBackend, SCHEMA_VERSION, TestDatabase};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const HOW_TO_START: &str = "PostgreSQL is needed for these tests; start it with \
-     `pg_ctlcluster --skip-systemctl-redirect 15 main start`, or set BANGFU_TEST_DATABASE_URL";
+/// A fresh database on the test server, dropped when the test ends (or at
+/// `drop(db)`).
+struct Db(TestDatabase);
 
-fn admin_url() -> String {
-    std::env::var("BANGFU_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A fresh database on the test server; `finish` drops it.
-struct Db {
-    admin: String,
-    url: String,
+impl std::ops::Deref for Db {
+    type Target = TestDatabase;
+    fn deref(&self) -> &TestDatabase {
+        &self.0
+    }
 }
 
 impl Db {
     async fn new() -> Db {
-        let admin = admin_url();
-        let url = postgres::create_test_database(&admin, "bangfu_pgtest")
+        Db(TestDatabase::create("bangfu_pgtest")
             .await
-            .unwrap_or_else(|e| panic!("{HOW_TO_START}\n({e})"));
-        Db { admin, url }
+            .unwrap_or_else(|e| panic!("{e}")))
     }
 
     async fn open(&self) -> PgBackend {
@@ -47,15 +42,9 @@ impl Db {
     async fn sql(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
             .await
-            .unwrap_or_else(|e| panic!("{HOW_TO_START}\n({e})"));
+            .unwrap_or_else(|e| panic!("connecting to the fresh database: {e}"));
         tokio::spawn(connection);
         client
-    }
-
-    async fn finish(self) {
-        postgres::drop_database(&self.admin, &self.url)
-            .await
-            .expect("drop the test database");
     }
 }
 
@@ -172,7 +161,7 @@ async fn migrations_are_versioned_and_idempotent() {
     );
     assert_eq!(a.unwrap().schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(b.unwrap().schema_version().await.unwrap(), SCHEMA_VERSION);
-    other.finish().await;
+    drop(other);
 
     // A store newer than this program is refused, not written to.
     sql.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
@@ -182,7 +171,7 @@ async fn migrations_are_versioned_and_idempotent() {
         Err(StoreError::Corrupt(why)) => assert!(why.contains("99"), "{why}"),
         other => panic!("a store at version 99 must be refused: {other:?}"),
     }
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -200,7 +189,7 @@ async fn an_older_store_is_migrated() {
     let backend = db.open().await;
     assert_eq!(backend.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(backend.size().await.unwrap(), 0);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -416,7 +405,7 @@ async fn append_and_read_back_exactly() {
         .collect();
     assert_eq!(merkle::tree_hash(size, &stored).unwrap(), range.root());
 
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -473,7 +462,7 @@ async fn a_stale_first_index_is_a_conflict() {
         Err(StoreError::Corrupt(_))
     ));
     assert_eq!(backend.size().await.unwrap(), 2);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -592,7 +581,7 @@ async fn a_taken_aggregate_sequence_is_a_conflict_and_writes_nothing() {
     );
     backend.append(&next).await.unwrap();
     assert_eq!(backend.size().await.unwrap(), 2);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -630,7 +619,7 @@ async fn a_statement_already_in_the_log_is_refused() {
     );
     assert_eq!(backend.size().await.unwrap(), 2);
     assert_eq!(backend.entry_by_statement("fresh").await.unwrap(), None);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -687,7 +676,7 @@ async fn the_tables_are_append_only() {
         backend.entries_of_household("h1", 0, 9).await.unwrap(),
         vec![0]
     );
-    db.finish().await;
+    drop(db);
 }
 
 /// The grants documented in postgres.rs: the service's role can open the store, append and read,
@@ -747,11 +736,12 @@ async fn the_service_role_can_append_and_read_but_not_rewrite() {
         );
     }
     drop((service, owner, client, sql));
-    db.finish().await;
+    drop(db);
     // Roles belong to the whole server: remove this one once its database is gone.
-    let (admin, connection) = tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let (admin, connection) =
+        tokio_postgres::connect(&postgres::test_admin_url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
     tokio::spawn(connection);
     admin
         .batch_execute(&format!("DROP ROLE IF EXISTS {role}"))
@@ -821,7 +811,7 @@ async fn racing_appenders_one_wins_each_round() {
         .collect();
     assert_eq!(merkle::tree_hash(ROUNDS, &hashes).unwrap(), range.root());
     drop(backend);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -875,7 +865,7 @@ async fn writers_that_retry_on_conflict_leave_no_gaps() {
         }
     }
     drop(backend);
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -912,7 +902,7 @@ async fn a_large_batch_is_one_append() {
         backend.read_hashes(&positions).await.unwrap(),
         b.hashes.iter().map(|h| h.hash).collect::<Vec<_>>()
     );
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
@@ -948,7 +938,7 @@ async fn damaged_rows_are_corrupt_not_a_panic() {
         backend.entries(1, 10).await,
         Err(StoreError::Corrupt(_))
     ));
-    db.finish().await;
+    drop(db);
 }
 
 #[tokio::test]
