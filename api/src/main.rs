@@ -1,7 +1,6 @@
 //! `bangfu`: the command-line program.
 
 mod cli;
-mod keyfile;
 
 use clap::Parser;
 

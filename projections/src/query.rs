@@ -236,27 +236,32 @@ pub struct Reconciliation {
 pub async fn reconcile<V: ViewStore>(views: &V) -> Result<Vec<Reconciliation>> {
     let mut out = Vec::new();
     for f in all::<FundRow, V>(views, "fund/").await? {
-        let trail: Vec<MovementRow> = all(views, &format!("movement/{}/", f.id)).await?;
-        let contributions: Vec<ContributionRow> =
-            all(views, &format!("contribution/{}/", f.id)).await?;
-        let trail_sum = trail.iter().map(|m| m.amount).sum();
-        let unspent_sum = contributions.iter().map(|c| c.remaining).sum();
-        let ok = f.contributed - f.disbursed + f.reversed == f.balance
-            && trail_sum == f.balance
-            && unspent_sum == f.balance
-            && f.balance >= 0;
-        out.push(Reconciliation {
-            fund: f.id,
-            contributed: f.contributed,
-            disbursed: f.disbursed,
-            reversed: f.reversed,
-            balance: f.balance,
-            trail_sum,
-            unspent_sum,
-            ok,
-        });
+        out.push(reconcile_fund(views, f).await?);
     }
     Ok(out)
+}
+
+/// [`reconcile`] for one fund (the HTTP service answers one fund at a time).
+pub async fn reconcile_fund<V: ViewStore>(views: &V, f: FundRow) -> Result<Reconciliation> {
+    let trail: Vec<MovementRow> = all(views, &format!("movement/{}/", f.id)).await?;
+    let contributions: Vec<ContributionRow> =
+        all(views, &format!("contribution/{}/", f.id)).await?;
+    let trail_sum = trail.iter().map(|m| m.amount).sum();
+    let unspent_sum = contributions.iter().map(|c| c.remaining).sum();
+    let ok = f.contributed - f.disbursed + f.reversed == f.balance
+        && trail_sum == f.balance
+        && unspent_sum == f.balance
+        && f.balance >= 0;
+    Ok(Reconciliation {
+        fund: f.id,
+        contributed: f.contributed,
+        disbursed: f.disbursed,
+        reversed: f.reversed,
+        balance: f.balance,
+        trail_sum,
+        unspent_sum,
+        ok,
+    })
 }
 
 /// Money per unit and year: through the unit's funds, and from its cadres' own pockets.

@@ -1,4 +1,4 @@
-use crate::keyfile;
+use bangfu_api::keyfile;
 use bangfu_ledger::signature::PublicKey;
 use serde_json::json;
 use std::path::PathBuf;

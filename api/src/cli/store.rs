@@ -65,6 +65,57 @@ impl StoreArgs {
     }
 }
 
+impl StoreArgs {
+    /// Opens the store for a NEW ledger: creates `--data` if needed and refuses when a ledger with
+    /// entries is already there (a PostgreSQL database with entries, or a `log.sqlite` file),
+    /// unless `replace` is set — then an embedded ledger is deleted first (a PostgreSQL one is
+    /// never deleted by bangfu: drop the database yourself).
+    pub async fn create_new(&self, replace: bool) -> anyhow::Result<Store> {
+        use bangfu_store::backend::Backend;
+        if self.database_url.is_some() {
+            let store = self.open_existing().await?;
+            let size = match &store {
+                Store::Sqlite { backend, .. } => backend.size().await?,
+                Store::Postgres { backend, .. } => backend.size().await?,
+            };
+            if size > 0 {
+                anyhow::bail!(
+                    "该数据库已有账本（{size} 条）/ this database already holds a ledger of {size} entries; bangfu never deletes one: use a new database, or drop it yourself"
+                );
+            }
+            return Ok(store);
+        }
+        let log = self.data.join(LOG_FILE);
+        if log.exists() {
+            if !replace {
+                anyhow::bail!(
+                    "{} 中已有账本 / {} already holds a ledger; pass --force to replace it, or choose another --data DIR",
+                    self.data.display(),
+                    self.data.display()
+                );
+            }
+            for f in [LOG_FILE, READ_MODELS_FILE] {
+                for suffix in ["", "-wal", "-shm"] {
+                    let path = self.data.join(format!("{f}{suffix}"));
+                    if path.exists() {
+                        std::fs::remove_file(&path)
+                            .with_context(|| format!("removing {}", path.display()))?;
+                    }
+                }
+            }
+        }
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("creating {}", self.data.display()))?;
+        let backend = SqliteBackend::open(&log)
+            .await
+            .with_context(|| format!("could not create {}", log.display()))?;
+        let views = SqliteViews::open(&self.data.join(READ_MODELS_FILE))
+            .await
+            .with_context(|| "创建读模型失败 / could not create the read models")?;
+        Ok(Store::Sqlite { backend, views })
+    }
+}
+
 /// Runs `$body` with `$backend` and `$views` bound to whichever store is open.
 macro_rules! with_store {
     ($store:expr, |$backend:ident, $views:ident| $body:expr) => {
