@@ -26,7 +26,7 @@ use bangfu_domain::aggregates::unit::UnitEvent;
 use bangfu_domain::command::Key;
 use bangfu_domain::date::Date;
 use bangfu_domain::event::from_ledger;
-use bangfu_domain::ids::{CadreId, HouseholdId};
+use bangfu_domain::ids::{CadreId, HouseholdId, RequestId};
 use bangfu_domain::registry::Registry;
 use bangfu_domain::upcasters;
 use bangfu_ledger::entry::{Entry, Event};
@@ -464,7 +464,6 @@ impl Projection {
             _ => self.required(views, &k).await?,
         };
         let household = p.household.clone();
-        let request_key = |rid: &str| key::<RequestRow>(&[&id, rid]);
         match event {
             P::PairingFormed(_) => {}
             P::HandoverProposed(h) => {
@@ -513,11 +512,9 @@ impl Projection {
                     self.cadre_stint(views, c, &id, h.date, None).await?;
                 }
                 for rid in &h.carried_requests {
-                    let rk = request_key(rid.as_str());
-                    let mut r: RequestRow = self.required(views, &rk).await?;
-                    r.responsible = h.lead.clone();
-                    r.history.push(("carried".into(), ctx.signed.clone()));
-                    self.put(rk, r);
+                    let lead = h.lead.clone();
+                    self.request(views, ctx, &id, rid, "carried", |q| q.responsible = lead)
+                        .await?;
                 }
                 p.team = Team {
                     cadres: h.cadres.clone(),
@@ -603,7 +600,7 @@ impl Projection {
             P::RequestRaised(r) => {
                 p.requests.push(r.request_id.clone());
                 self.put(
-                    request_key(r.request_id.as_str()),
+                    key::<RequestRow>(&[&id, r.request_id.as_str()]),
                     RequestRow {
                         id: r.request_id,
                         pairing: id.clone(),
@@ -623,82 +620,46 @@ impl Projection {
                 );
             }
             P::RequestDispatched(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "dispatched",
-                    |q| {
-                        q.state = RequestState::Dispatched;
-                        q.responsible = r.to;
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "dispatched", move |q| {
+                    q.state = RequestState::Dispatched;
+                    q.responsible = r.to;
+                })
                 .await?
             }
             P::RequestAccepted(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "accepted",
-                    |q| {
-                        q.state = RequestState::Accepted;
-                        q.responsible = r.cadre;
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "accepted", move |q| {
+                    q.state = RequestState::Accepted;
+                    q.responsible = r.cadre;
+                })
                 .await?
             }
             P::RequestResolved(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "resolved",
-                    |q| {
-                        q.state = RequestState::Resolved;
-                        q.resolved_by = Some(r.cadre);
-                        q.resolved_on = Some(r.date);
-                        q.outcome = Some(r.outcome);
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "resolved", move |q| {
+                    q.state = RequestState::Resolved;
+                    q.resolved_by = Some(r.cadre);
+                    q.resolved_on = Some(r.date);
+                    q.outcome = Some(r.outcome);
+                })
                 .await?
             }
             P::ResolutionConfirmed(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "confirmed",
-                    |q| {
-                        q.state = RequestState::Confirmed;
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "confirmed", |q| {
+                    q.state = RequestState::Confirmed;
+                })
                 .await?
             }
             P::ResolutionDisputed(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "disputed",
-                    |q| {
-                        q.state = RequestState::Disputed;
-                        q.note = Some(r.reason);
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "disputed", move |q| {
+                    q.state = RequestState::Disputed;
+                    q.note = Some(r.reason);
+                })
                 .await?
             }
             P::RequestClosed(r) => {
-                self.request(
-                    views,
-                    ctx,
-                    &request_key(r.request_id.as_str()),
-                    "closed",
-                    |q| {
-                        q.state = RequestState::Closed;
-                        q.note = Some(r.reason);
-                    },
-                )
+                self.request(views, ctx, &id, &r.request_id, "closed", move |q| {
+                    q.state = RequestState::Closed;
+                    q.note = Some(r.reason);
+                })
                 .await?
             }
         }
@@ -707,18 +668,21 @@ impl Projection {
         Ok(())
     }
 
+    /// One step in a request's life: the change, and who signed it in the request's history.
     async fn request<V: ViewStore>(
         &mut self,
         views: &V,
         ctx: &EntryCtx,
-        k: &str,
+        pairing: &str,
+        request: &RequestId,
         what: &str,
         change: impl FnOnce(&mut RequestRow),
     ) -> Result<()> {
-        let mut r: RequestRow = self.required(views, k).await?;
+        let k = key::<RequestRow>(&[pairing, request.as_str()]);
+        let mut r: RequestRow = self.required(views, &k).await?;
         change(&mut r);
         r.history.push((what.to_owned(), ctx.signed.clone()));
-        self.put(k.to_owned(), r);
+        self.put(k, r);
         Ok(())
     }
 
