@@ -9,6 +9,8 @@
 //! 3. schema: the statement's envelope, a known command for its target's kind, and `args` of that
 //!    command's shape;
 //! 4. canonical form: NFC strings, no duplicate keys, integers only (strict RFC 8785 input);
+//!    then the openings of sealed values that travel beside the statement, if any: each must open
+//!    its commitment, and the commitment must be in the statement's `args`;
 //! 5. the Ed25519 signature (strict);
 //! 6. `signed_at` within the window around the intake's clock ([`Window`]);
 //! 7. the key is registered and not revoked; 8. its roles allow the command;
@@ -17,10 +19,17 @@
 //! Steps 7–10 are decided by the log's single writer against the registry as of the moment the
 //! entry is made, so two racing statements can never both pass on stale state. The same statement
 //! sent twice gets the same answer: its original receipt.
+//!
+//! The request is the statement `{"body": …, "sig": …}`, optionally with a third field
+//! `"openings": [{"commitment", "salt", "value"}, …]`: the cleartext of its sealed values, for the
+//! erasable vault (docs/ledger-format.md §9). Openings are outside the signed bytes; they are kept
+//! once the statement is in the log (again when the same statement is sent again), and the
+//! receipt is sent only after both are durable.
 
 use bangfu_domain::decide::check_args;
 use bangfu_domain::error::DomainError;
 use bangfu_ledger::jcs;
+use bangfu_ledger::seal::{Commitment, Opening, commitments_in};
 use bangfu_ledger::statement::{Body, Statement, StatementError};
 use bangfu_ledger::time::Timestamp;
 use bangfu_store::backend::Backend;
@@ -63,6 +72,9 @@ pub enum Refusal {
     BadJson(String),
     BadSchema(String),
     NotCanonical(String),
+    /// An opening beside the statement is malformed, does not open its commitment, or is for a
+    /// commitment the statement does not hold.
+    BadOpening(String),
     BadSignature,
     SignedAtOutOfWindow {
         signed_at: String,
@@ -91,6 +103,7 @@ impl Refusal {
             Refusal::BadJson(_) => "bad_json",
             Refusal::BadSchema(_) => "bad_schema",
             Refusal::NotCanonical(_) => "not_canonical",
+            Refusal::BadOpening(_) => "bad_opening",
             Refusal::BadSignature => "bad_signature",
             Refusal::SignedAtOutOfWindow { .. } => "signed_at_out_of_window",
             Refusal::KeyUnknown => "key_unknown",
@@ -108,7 +121,7 @@ impl Refusal {
         match self {
             Refusal::TooLarge { .. } => 413,
             Refusal::BadJson(_) => 400,
-            Refusal::BadSchema(_) | Refusal::NotCanonical(_) => 422,
+            Refusal::BadSchema(_) | Refusal::NotCanonical(_) | Refusal::BadOpening(_) => 422,
             Refusal::BadSignature | Refusal::KeyUnknown | Refusal::KeyRevoked(_) => 401,
             Refusal::SignedAtOutOfWindow { .. } => 422,
             Refusal::RoleNotAllowed(_) => 403,
@@ -137,6 +150,10 @@ impl fmt::Display for Refusal {
             Refusal::NotCanonical(why) => write!(
                 f,
                 "指令不是规范 JSON / the statement is not in canonical form: {why}; sign the RFC 8785 form with NFC strings and integer numbers"
+            ),
+            Refusal::BadOpening(why) => write!(
+                f,
+                "密文明文不符 / an opening sent with the statement is not valid: {why}; send each sealed value's {{\"commitment\", \"salt\", \"value\"}} exactly as sealed, and only for commitments in this statement's args"
             ),
             Refusal::BadSignature => write!(
                 f,
@@ -221,7 +238,7 @@ impl<B: Backend> Intake<B> {
 
     /// Runs every check, in order, and appends.
     pub async fn submit(&self, body: &[u8]) -> Result<Accepted, Refusal> {
-        let statement = self.check(body)?;
+        let (statement, openings) = self.check(body)?;
         let verified = statement.verified().map_err(|_| Refusal::BadSignature)?;
         let now = (self.clock)();
         let signed = verified.statement().body.signed_at.unix_millis();
@@ -234,7 +251,16 @@ impl<B: Backend> Intake<B> {
             });
         }
         match self.log.append(verified).await {
-            Ok(receipt) => Ok(receipt.into()),
+            Ok(receipt) => {
+                if !openings.is_empty() {
+                    self.log
+                        .backend()
+                        .put_openings(&openings)
+                        .await
+                        .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+                }
+                Ok(receipt.into())
+            }
             Err(AppendError::Refused(e)) => Err(match e {
                 DomainError::KeyUnknown => Refusal::KeyUnknown,
                 DomainError::KeyRevoked { reason } => Refusal::KeyRevoked(reason),
@@ -250,8 +276,8 @@ impl<B: Backend> Intake<B> {
         }
     }
 
-    /// Steps 1–4: size, JSON, schema, canonical form.
-    fn check(&self, body: &[u8]) -> Result<Statement, Refusal> {
+    /// Steps 1–4: size, JSON, schema, canonical form, and the openings beside the statement.
+    fn check(&self, body: &[u8]) -> Result<(Statement, Vec<Opening>), Refusal> {
         if body.len() > MAX_BODY {
             return Err(Refusal::TooLarge {
                 size: body.len(),
@@ -267,10 +293,60 @@ impl<B: Backend> Intake<B> {
             .ok_or_else(|| Refusal::BadSchema("the statement has no \"body\"".into()))
             .and_then(|b| Body::from_json(b).map_err(|e| Refusal::BadSchema(e.to_string())))?;
         check_args(&shaped).map_err(|e| Refusal::BadSchema(e.to_string()))?;
-        let strict = jcs::parse(body).map_err(|e| Refusal::NotCanonical(e.to_string()))?;
-        Statement::from_json(&strict).map_err(|e| match e {
+        let mut strict = jcs::parse(body).map_err(|e| Refusal::NotCanonical(e.to_string()))?;
+        let openings = strict.as_object_mut().and_then(|o| o.remove("openings"));
+        let statement = Statement::from_json(&strict).map_err(|e| match e {
             StatementError::Json(e) => Refusal::NotCanonical(e.to_string()),
             e => Refusal::BadSchema(e.to_string()),
-        })
+        })?;
+        let openings = match openings {
+            Some(v) => check_openings(&statement, &v)?,
+            None => Vec::new(),
+        };
+        Ok((statement, openings))
     }
+}
+
+/// The most openings one statement may carry (a visit seals a handful of values).
+const MAX_OPENINGS: usize = 64;
+
+/// Each opening must be a vault row that opens a commitment found in the statement's args.
+fn check_openings(statement: &Statement, v: &serde_json::Value) -> Result<Vec<Opening>, Refusal> {
+    let Some(rows) = v.as_array() else {
+        return Err(Refusal::BadOpening("\"openings\" must be an array".into()));
+    };
+    if rows.len() > MAX_OPENINGS {
+        return Err(Refusal::BadOpening(format!(
+            "{} openings, more than the {MAX_OPENINGS} one statement may carry",
+            rows.len()
+        )));
+    }
+    let mut sealed: Vec<Commitment> = Vec::new();
+    commitments_in(
+        &serde_json::Value::Object(statement.body.args.clone()),
+        &mut sealed,
+    );
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let opening = Opening::from_json(row).ok_or_else(|| {
+                Refusal::BadOpening(format!(
+                    "openings[{i}] is not {{\"commitment\", \"salt\" (16 bytes), \"value\"}} in base64"
+                ))
+            })?;
+            if !opening.is_valid() {
+                return Err(Refusal::BadOpening(format!(
+                    "openings[{i}]: its value and salt do not open commitment {}",
+                    opening.commitment.0
+                )));
+            }
+            if !sealed.contains(&opening.commitment) {
+                return Err(Refusal::BadOpening(format!(
+                    "openings[{i}]: commitment {} is not sealed in this statement's args",
+                    opening.commitment.0
+                )));
+            }
+            Ok(opening)
+        })
+        .collect()
 }

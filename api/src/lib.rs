@@ -7,3 +7,4 @@ pub mod demo;
 pub mod intake;
 pub mod keyfile;
 pub mod service;
+pub mod witness;

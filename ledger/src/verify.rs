@@ -187,6 +187,14 @@ impl<A: Authorizer> Verifier<A> {
         }
     }
 
+    /// The root of the entries taken so far, once every signature among them has verified: for
+    /// comparing with a checkpoint of this size without reporting a mismatch before an earlier
+    /// bad signature.
+    pub fn settled_root(&mut self) -> Result<Hash, VerifyError> {
+        self.settle()?;
+        Ok(self.range.root())
+    }
+
     /// Settles the last signatures and returns the size, root and authorizer.
     pub fn finish(mut self) -> Result<(u64, Hash, A), VerifyError> {
         self.settle()?;

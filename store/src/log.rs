@@ -184,10 +184,7 @@ impl<B: Backend> Log<B> {
 
     /// The audit path of entry `index` in the tree of `size` entries.
     pub async fn inclusion_proof(&self, size: u64, index: u64) -> Result<Vec<Hash>, StoreError> {
-        self.check_size(size).await?;
-        let positions = merkle::inclusion_proof_positions(size, index).map_err(proof_error)?;
-        let hashes = self.fetch(&positions).await?;
-        merkle::inclusion_proof(size, index, &hashes).map_err(proof_error)
+        inclusion_proof(self.backend.as_ref(), size, index).await
     }
 
     /// The consistency proof from `old_size` to `new_size`.
@@ -196,11 +193,7 @@ impl<B: Backend> Log<B> {
         old_size: u64,
         new_size: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        self.check_size(new_size).await?;
-        let positions =
-            merkle::consistency_proof_positions(old_size, new_size).map_err(proof_error)?;
-        let hashes = self.fetch(&positions).await?;
-        merkle::consistency_proof(old_size, new_size, &hashes).map_err(proof_error)
+        consistency_proof(self.backend.as_ref(), old_size, new_size).await
     }
 
     pub async fn entry_by_statement(
@@ -229,21 +222,6 @@ impl<B: Backend> Log<B> {
         self.backend
             .entries_of_household(household, from, limit)
             .await
-    }
-
-    async fn check_size(&self, size: u64) -> Result<(), StoreError> {
-        let have = self.backend.size().await?;
-        if size > have {
-            return Err(StoreError::Conflict(format!(
-                "the log has {have} entries, fewer than the {size} asked for"
-            )));
-        }
-        Ok(())
-    }
-
-    async fn fetch(&self, positions: &[u64]) -> Result<HashMap<u64, Hash>, StoreError> {
-        let hashes = self.backend.read_hashes(positions).await?;
-        Ok(positions.iter().copied().zip(hashes).collect())
     }
 }
 
@@ -278,19 +256,57 @@ pub fn households_of(statement: &Statement, events: &[Event]) -> Vec<String> {
     out
 }
 
-/// The root of the first `size` entries of a store (`size` at most its size), for readers that
-/// do not hold a [`Log`].
-pub async fn tree_head<B: Backend>(backend: &B, size: u64) -> Result<Hash, StoreError> {
+/// Refuses a size past the end of the log.
+async fn check_size<B: Backend>(backend: &B, size: u64) -> Result<(), StoreError> {
     let have = backend.size().await?;
     if size > have {
         return Err(StoreError::Conflict(format!(
             "the log has {have} entries, fewer than the {size} asked for"
         )));
     }
+    Ok(())
+}
+
+/// Reads the stored hashes at `positions`, keyed by position.
+async fn fetch<B: Backend>(
+    backend: &B,
+    positions: &[u64],
+) -> Result<HashMap<u64, Hash>, StoreError> {
+    let hashes = backend.read_hashes(positions).await?;
+    Ok(positions.iter().copied().zip(hashes).collect())
+}
+
+/// The root of the first `size` entries of a store (`size` at most its size), for readers that
+/// do not hold a [`Log`].
+pub async fn tree_head<B: Backend>(backend: &B, size: u64) -> Result<Hash, StoreError> {
+    check_size(backend, size).await?;
     let positions = merkle::tree_hash_positions(size).map_err(proof_error)?;
-    let hashes = backend.read_hashes(&positions).await?;
-    let stored: HashMap<u64, Hash> = positions.into_iter().zip(hashes).collect();
+    let stored = fetch(backend, &positions).await?;
     merkle::tree_hash(size, &stored).map_err(proof_error)
+}
+
+/// The audit path of entry `index` in the tree of the first `size` entries.
+pub async fn inclusion_proof<B: Backend>(
+    backend: &B,
+    size: u64,
+    index: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    check_size(backend, size).await?;
+    let positions = merkle::inclusion_proof_positions(size, index).map_err(proof_error)?;
+    let hashes = fetch(backend, &positions).await?;
+    merkle::inclusion_proof(size, index, &hashes).map_err(proof_error)
+}
+
+/// The consistency proof from the first `old_size` entries to the first `new_size`.
+pub async fn consistency_proof<B: Backend>(
+    backend: &B,
+    old_size: u64,
+    new_size: u64,
+) -> Result<Vec<Hash>, StoreError> {
+    check_size(backend, new_size).await?;
+    let positions = merkle::consistency_proof_positions(old_size, new_size).map_err(proof_error)?;
+    let hashes = fetch(backend, &positions).await?;
+    merkle::consistency_proof(old_size, new_size, &hashes).map_err(proof_error)
 }
 
 /// What the writer keeps in memory.

@@ -33,6 +33,9 @@
 //! `BEFORE UPDATE OR DELETE` row triggers and a `BEFORE TRUNCATE` statement trigger on `entries`,
 //! `events`, `entry_households` and `tree_hashes` raise
 //! `bangfu: the log is append-only: …; corrections are new signed statements, appended like any other`.
+//! Likewise on `checkpoints` and `cosignatures` (migration 2): `bangfu: checkpoints are
+//! append-only: …`. The `vault` refuses only `UPDATE` (`bangfu: a vault row is never changed: …`):
+//! deleting a row is lawful erasure.
 //! They stop a casual edit; they do not stop a table owner or superuser (who can disable
 //! triggers). That is what the verifier, checkpoints and witnesses are for.
 //!
@@ -52,10 +55,17 @@
 //! GRANT USAGE ON SCHEMA public TO bangfu_service;
 //! GRANT SELECT, INSERT ON entries, events, entry_households, tree_hashes TO bangfu_service;
 //! GRANT SELECT ON schema_migrations TO bangfu_service;
+//! REVOKE ALL ON checkpoints, cosignatures, vault FROM PUBLIC;
+//! GRANT SELECT, INSERT ON checkpoints, cosignatures TO bangfu_service;
+//! GRANT SELECT, INSERT, DELETE ON vault TO bangfu_service;  -- DELETE: lawful erasure
 //! REVOKE CREATE ON SCHEMA public FROM PUBLIC;        -- the default from PostgreSQL 15 on
-//! -- Never GRANT UPDATE, DELETE or TRUNCATE on these tables to bangfu_service, never make it a
-//! -- superuser or a member of bangfu_owner: an owner can disable the append-only triggers.
+//! -- Never GRANT UPDATE, DELETE or TRUNCATE on the log tables, checkpoints or cosignatures to
+//! -- bangfu_service, never make it a superuser or a member of bangfu_owner: an owner can
+//! -- disable the append-only triggers.
 //! ```
+//!
+//! Checkpoint and cosignature writes take an advisory lock ([`CHECKPOINT_LOCK`], "bangfu:C")
+//! rather than row locks, which would need `UPDATE` privilege.
 //!
 //! Opening an up-to-date store needs only `SELECT` on `schema_migrations` (the bookkeeping table
 //! is created only when it is missing), so the service role can open what the owner migrated.
@@ -63,10 +73,14 @@
 //! Connections are made without TLS (`NoTls`): use a local socket or a private network, or put a
 //! TLS-terminating proxy in front until a TLS connector is added.
 
-use crate::backend::{Backend, Batch, Migration, Result, StoreError, StoredEntry};
+use crate::backend::{
+    Backend, Batch, CheckpointRows, Migration, Result, StoreError, StoredCheckpoint, StoredEntry,
+    check_checkpoint_note, check_cosignature_line, opening_from_row, vault_rows,
+};
 use bangfu_ledger::Hash;
 use bangfu_ledger::entry::Event;
 use bangfu_ledger::jcs;
+use bangfu_ledger::seal::Opening;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -79,7 +93,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{IsolationLevel, NoTls, Row, SimpleQueryMessage};
 
 /// The schema version this program writes and expects.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Advisory-lock key that serializes appends to the log (one log per database): "bangfu:L".
 pub const LOG_LOCK: i64 = i64::from_be_bytes(*b"bangfu:L");
@@ -91,11 +105,21 @@ pub const LOG_CHANNEL: &str = "bangfu_log";
 /// Advisory-lock key that serializes migrations: "bangfu:M".
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"bangfu:M");
 
+/// Advisory-lock key that serializes checkpoint and cosignature writes: "bangfu:C". (Row locks
+/// would need UPDATE privilege, which the service's role must not have.)
+pub const CHECKPOINT_LOCK: i64 = i64::from_be_bytes(*b"bangfu:C");
+
 /// Every migration, in order. Never edit one that has shipped: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: MIGRATION_1,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: MIGRATION_1,
+    },
+    Migration {
+        version: 2,
+        sql: MIGRATION_2,
+    },
+];
 
 const MIGRATION_1: &str = r#"
 -- bangfu schema version 1: the log (see store/src/backend.rs for what each table holds).
@@ -183,6 +207,74 @@ CREATE TRIGGER tree_hashes_append_only BEFORE UPDATE OR DELETE ON tree_hashes
     FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_change();
 CREATE TRIGGER tree_hashes_no_truncate BEFORE TRUNCATE ON tree_hashes
     FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_change();
+"#;
+
+const MIGRATION_2: &str = r#"
+-- bangfu schema version 2: checkpoints the log signed, witnesses' cosignatures, and the vault of
+-- sealed values' cleartext (see store/src/backend.rs).
+--
+-- Grants for the service's role (see migration 1): it signs checkpoints, stores cosignatures,
+-- keeps openings and erases them on a lawful request, and may change nothing else:
+--
+--   REVOKE ALL ON checkpoints, cosignatures, vault FROM PUBLIC;
+--   GRANT SELECT, INSERT ON checkpoints, cosignatures TO bangfu_service;
+--   GRANT SELECT, INSERT, DELETE ON vault TO bangfu_service;
+
+CREATE TABLE checkpoints (
+    size         BIGINT NOT NULL,
+    root         BYTEA  NOT NULL,  -- the Merkle root at `size`
+    note         TEXT   NOT NULL,  -- the signed note exactly as the log signed it
+    signed_at_ms BIGINT NOT NULL,
+    CONSTRAINT checkpoints_pkey PRIMARY KEY (size),
+    CONSTRAINT checkpoints_size_check CHECK (size >= 0),
+    CONSTRAINT checkpoints_root_check CHECK (octet_length(root) = 32)
+);
+
+CREATE TABLE cosignatures (
+    size        BIGINT NOT NULL,
+    witness     TEXT   NOT NULL,  -- the witness's key name
+    line        TEXT   NOT NULL,  -- the full signature line, "— <name> <base64>
+"
+    added_at_ms BIGINT NOT NULL,
+    CONSTRAINT cosignatures_pkey PRIMARY KEY (size, witness),
+    CONSTRAINT cosignatures_size_fkey FOREIGN KEY (size) REFERENCES checkpoints (size)
+);
+
+CREATE TABLE vault (
+    commitment BYTEA NOT NULL,  -- SHA-256(salt || JCS(value)), as sealed in the log
+    salt       BYTEA NOT NULL,
+    value      TEXT  NOT NULL,  -- the value's exact JCS text
+    CONSTRAINT vault_pkey PRIMARY KEY (commitment),
+    CONSTRAINT vault_commitment_check CHECK (octet_length(commitment) = 32),
+    CONSTRAINT vault_salt_check CHECK (octet_length(salt) = 16)
+);
+
+CREATE FUNCTION bangfu_refuse_checkpoint_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'bangfu: checkpoints are append-only: % on % is refused; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it',
+        TG_OP, TG_TABLE_NAME
+        USING HINT = 'Sign a new checkpoint when the log grows; witnesses cosign it in turn.';
+END
+$fn$;
+
+CREATE FUNCTION bangfu_refuse_vault_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'bangfu: a vault row is never changed: % on % is refused; the log holds its commitment, which no other value opens',
+        TG_OP, TG_TABLE_NAME
+        USING HINT = 'Erase the row (DELETE) if the law requires it; a corrected value is sealed in a new signed statement.';
+END
+$fn$;
+
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_checkpoint_change();
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_checkpoint_change();
+CREATE TRIGGER cosignatures_append_only BEFORE UPDATE OR DELETE ON cosignatures
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_checkpoint_change();
+CREATE TRIGGER cosignatures_no_truncate BEFORE TRUNCATE ON cosignatures
+    FOR EACH STATEMENT EXECUTE FUNCTION bangfu_refuse_checkpoint_change();
+CREATE TRIGGER vault_no_update BEFORE UPDATE ON vault
+    FOR EACH ROW EXECUTE FUNCTION bangfu_refuse_vault_update();
 "#;
 
 /// Takes the log's write lock, then (in a later statement, so with a later snapshot) reads its size.
@@ -960,6 +1052,276 @@ impl Backend for PgBackend {
             .map_err(|e| unavailable("reading the schema version", &e))?;
         version_from(col(&row, 0, "schema_migrations.version")?)
     }
+
+    async fn save_checkpoint(&self, c: &StoredCheckpoint) -> Result<()> {
+        let refused = |why: String| {
+            StoreError::Corrupt(format!(
+                "refused to store the checkpoint of size {}: {why}",
+                c.size
+            ))
+        };
+        check_checkpoint_note(c.size, &c.root, &c.note).map_err(refused)?;
+        let size = bound(c.size).ok_or_else(|| refused("its size does not fit a BIGINT".into()))?;
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .start()
+            .await
+            .map_err(|e| unavailable("starting to store a checkpoint", &e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK])
+            .await
+            .map_err(|e| unavailable("waiting for the checkpoint lock", &e))?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (size) DO NOTHING",
+                &[&size, &&c.root.0[..], &c.note, &c.signed_at_ms],
+            )
+            .await
+            .map_err(|e| unavailable("storing a checkpoint", &e))?;
+        if inserted == 0 {
+            let row = tx
+                .query_one("SELECT root FROM checkpoints WHERE size = $1", &[&size])
+                .await
+                .map_err(|e| unavailable("reading the stored checkpoint", &e))?;
+            let root: &[u8] = col(&row, 0, "checkpoints.root")?;
+            if root != c.root.0 {
+                return Err(conflicting_checkpoint(c.size, root, &c.root));
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| unavailable("committing a checkpoint", &e))
+    }
+
+    async fn checkpoint(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        let Some(at) = bound(size) else {
+            return Ok(None);
+        };
+        let client = self.client().await?;
+        Ok(checkpoints_at(&client, at).await?.pop())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let rows = self
+            .query(LATEST_CHECKPOINT, &[], "reading the latest checkpoint")
+            .await?;
+        Ok(checkpoints_from(&rows)?.pop())
+    }
+
+    async fn checkpoints(&self, from_size: u64, limit: u32) -> Result<Vec<StoredCheckpoint>> {
+        let Some(from) = bound(from_size) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .query(
+                CHECKPOINTS_FROM,
+                &[&from, &i64::from(limit)],
+                "reading checkpoints",
+            )
+            .await?;
+        checkpoints_from(&rows)
+    }
+
+    async fn add_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        line: &str,
+        added_at_ms: i64,
+    ) -> Result<()> {
+        let Some(at) = bound(size) else {
+            return Err(no_checkpoint(size));
+        };
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .start()
+            .await
+            .map_err(|e| unavailable("starting to store a cosignature", &e))?;
+        // One writer at a time, so the cosigned note stays within the signed-note limits.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK])
+            .await
+            .map_err(|e| unavailable("waiting for the checkpoint lock", &e))?;
+        let Some(stored) = checkpoints_at(&tx, at).await?.pop() else {
+            return Err(no_checkpoint(size));
+        };
+        if stored.cosignatures.iter().any(|(w, _)| w == witness) {
+            return Ok(());
+        }
+        check_cosignature_line(&stored.cosigned_note(), witness, line)
+            .map_err(|why| refused_cosignature(size, witness, &why))?;
+        tx.execute(
+            "INSERT INTO cosignatures (size, witness, line, added_at_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (size, witness) DO NOTHING",
+            &[&at, &witness, &line, &added_at_ms],
+        )
+        .await
+        .map_err(|e| unavailable("storing a cosignature", &e))?;
+        tx.commit()
+            .await
+            .map_err(|e| unavailable("committing a cosignature", &e))
+    }
+
+    async fn put_openings(&self, openings: &[Opening]) -> Result<()> {
+        let rows = vault_rows(openings)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut seen = HashSet::with_capacity(rows.len());
+        let (mut commitments, mut salts, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        for r in rows.iter().filter(|r| seen.insert(r.commitment)) {
+            commitments.push(&r.commitment[..]);
+            salts.push(&r.salt[..]);
+            values.push(r.value.as_str());
+        }
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO vault (commitment, salt, value) \
+                 SELECT * FROM UNNEST($1::bytea[], $2::bytea[], $3::text[]) \
+                 ON CONFLICT (commitment) DO NOTHING",
+                &[&commitments, &salts, &values],
+            )
+            .await
+            .map_err(|e| unavailable("storing openings in the vault", &e))?;
+        Ok(())
+    }
+
+    async fn openings(&self, after: Option<Hash>, limit: u32) -> Result<Vec<Opening>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::from(limit);
+        let rows = match &after {
+            Some(h) => {
+                self.query(
+                    "SELECT commitment, salt, value FROM vault WHERE commitment > $1 \
+                     ORDER BY commitment LIMIT $2",
+                    &[&&h.0[..], &limit],
+                    "reading the vault",
+                )
+                .await?
+            }
+            None => {
+                self.query(
+                    "SELECT commitment, salt, value FROM vault ORDER BY commitment LIMIT $1",
+                    &[&limit],
+                    "reading the vault",
+                )
+                .await?
+            }
+        };
+        rows.iter().map(opening_from).collect()
+    }
+
+    async fn opening(&self, commitment: &Hash) -> Result<Option<Opening>> {
+        let rows = self
+            .query(
+                "SELECT commitment, salt, value FROM vault WHERE commitment = $1",
+                &[&&commitment.0[..]],
+                "reading the vault",
+            )
+            .await?;
+        rows.first().map(opening_from).transpose()
+    }
+
+    async fn erase_opening(&self, commitment: &Hash) -> Result<bool> {
+        let client = self.client().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM vault WHERE commitment = $1",
+                &[&&commitment.0[..]],
+            )
+            .await
+            .map_err(|e| unavailable("erasing an opening from the vault", &e))?;
+        Ok(deleted > 0)
+    }
+}
+
+/// A checkpoint query: the checkpoints `picked` selects, each joined with its cosignatures in the
+/// order added (one row per cosignature, or one row with none).
+macro_rules! with_cosignatures {
+    ($picked:literal) => {
+        concat!(
+            "SELECT c.size, c.root, c.note, c.signed_at_ms, s.witness, s.line FROM (",
+            $picked,
+            ") c LEFT JOIN cosignatures s ON s.size = c.size \
+             ORDER BY c.size, s.added_at_ms, s.witness"
+        )
+    };
+}
+
+const CHECKPOINT_AT: &str = with_cosignatures!("SELECT * FROM checkpoints WHERE size = $1");
+const LATEST_CHECKPOINT: &str =
+    with_cosignatures!("SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1");
+const CHECKPOINTS_FROM: &str =
+    with_cosignatures!("SELECT * FROM checkpoints WHERE size >= $1 ORDER BY size LIMIT $2");
+
+/// The checkpoint of size `at` (at most one), on a client or inside a transaction.
+async fn checkpoints_at(
+    client: &impl deadpool_postgres::GenericClient,
+    at: i64,
+) -> Result<Vec<StoredCheckpoint>> {
+    let rows = client
+        .query(CHECKPOINT_AT, &[&at])
+        .await
+        .map_err(|e| unavailable("reading a checkpoint", &e))?;
+    checkpoints_from(&rows)
+}
+
+/// Rows of a [`with_cosignatures!`] query, as checkpoints.
+fn checkpoints_from(rows: &[Row]) -> Result<Vec<StoredCheckpoint>> {
+    let mut out = CheckpointRows::default();
+    for row in rows {
+        let size = to_u64(col(row, 0, "checkpoints.size")?, "a checkpoint's size")?;
+        let witness: Option<String> = col(row, 4, "cosignatures.witness")?;
+        let line: Option<String> = col(row, 5, "cosignatures.line")?;
+        out.push(
+            size,
+            || {
+                let root: Vec<u8> = col(row, 1, "checkpoints.root")?;
+                let note: String = col(row, 2, "checkpoints.note")?;
+                let signed_at_ms: i64 = col(row, 3, "checkpoints.signed_at_ms")?;
+                Ok((root, note, signed_at_ms))
+            },
+            witness.zip(line),
+        )?;
+    }
+    out.finish()
+}
+
+fn opening_from(row: &Row) -> Result<Opening> {
+    let commitment: &[u8] = col(row, 0, "vault.commitment")?;
+    let salt: &[u8] = col(row, 1, "vault.salt")?;
+    let value: &str = col(row, 2, "vault.value")?;
+    opening_from_row(commitment, salt, value)
+}
+
+fn no_checkpoint(size: u64) -> StoreError {
+    StoreError::Conflict(format!(
+        "没有规模为 {size} 的检查点 / no checkpoint of size {size} is stored; a witness cosigns \
+         only a checkpoint the log signed"
+    ))
+}
+
+fn refused_cosignature(size: u64, witness: &str, why: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "refused to store {witness}'s cosignature of the checkpoint of size {size}: {why}"
+    ))
+}
+
+fn conflicting_checkpoint(size: u64, stored: &[u8], new: &Hash) -> StoreError {
+    let stored = <[u8; 32]>::try_from(stored)
+        .map(|b| Hash(b).to_string())
+        .unwrap_or_else(|_| format!("{} bytes", stored.len()));
+    StoreError::Conflict(format!(
+        "规模 {size} 已有不同根的检查点 / a checkpoint of size {size} with root {stored} is \
+         already stored; the log never signs a second one with root {new}: run `bangfu verify`"
+    ))
 }
 
 /// Which of the batch's statements is already in the log (asked after the rollback; the unique
@@ -1205,6 +1567,8 @@ mod tests {
     #[test]
     fn lock_keys_differ() {
         assert_ne!(LOG_LOCK, MIGRATION_LOCK);
+        assert_ne!(CHECKPOINT_LOCK, LOG_LOCK);
+        assert_ne!(CHECKPOINT_LOCK, MIGRATION_LOCK);
         assert!(LOCK_AND_SIZE.contains(&LOG_LOCK.to_string()));
         assert!(NOTIFY_SIZE.contains(&format!("'{LOG_CHANNEL}'")));
     }

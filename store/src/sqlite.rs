@@ -29,6 +29,9 @@
 //! third trigger per table refuses an `INSERT` whose key is already taken: SQLite's
 //! `INSERT OR REPLACE` deletes the old row *without* firing `DELETE` triggers (unless the
 //! connection turned on `recursive_triggers`), so without it a replace would be a silent edit.
+//! Migration 2 does the same for `checkpoints` and `cosignatures`
+//! ([`CHECKPOINTS_APPEND_ONLY_MESSAGE`]); the `vault` refuses `UPDATE` and replacing
+//! ([`VAULT_NO_UPDATE_MESSAGE`]) but allows `DELETE`, which is lawful erasure.
 //!
 //! SQLite has no roles or grants: anyone who can write the file can drop a trigger and edit
 //! anything. The embedded file is protected by file permissions — it is created `0600` on unix
@@ -45,16 +48,22 @@
 //! `recorded_at_ms`; BLOB for `leaf`, `body`, `hash`; TEXT for the rest, the event payload holding
 //! its exact JCS bytes), plus `events.ord`, the event's position within its entry, so log order is
 //! exact. The file's `application_id` is set so another program's database is refused rather than
-//! written into.
+//! written into. Migration 2 adds `checkpoints`, `cosignatures` (whose `size` references a
+//! checkpoint) and `vault`, also `STRICT`.
 //!
 //! Nothing read from the file is trusted to be well formed: a wrong type, a hash of the wrong
 //! length, a payload that is not a JSON object or a missing row is [`StoreError::Corrupt`], never a
 //! panic.
 
-use crate::backend::{Backend, Batch, Migration, NewEntry, Result, StoreError, StoredEntry};
+use crate::backend::{
+    Backend, Batch, CheckpointRows, Migration, NewEntry, Result, StoreError, StoredCheckpoint,
+    StoredEntry, VaultRow, check_checkpoint_note, check_cosignature_line, opening_from_row,
+    vault_rows,
+};
 use bangfu_ledger::Hash;
 use bangfu_ledger::entry::Event;
 use bangfu_ledger::jcs;
+use bangfu_ledger::seal::Opening;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -72,7 +81,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const READERS: usize = 4;
 
 /// The schema version this build writes and migrates to.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `PRAGMA application_id` of a bangfu store: "BFLG".
 const APPLICATION_ID: i64 = 0x4246_4C47;
@@ -81,10 +90,22 @@ const APPLICATION_ID: i64 = 0x4246_4C47;
 pub const APPEND_ONLY_MESSAGE: &str =
     "bangfu: the log is append-only; corrections are new signed statements";
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: MIGRATION_1,
-}];
+/// The message the triggers on `checkpoints` and `cosignatures` raise.
+pub const CHECKPOINTS_APPEND_ONLY_MESSAGE: &str = "bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it";
+
+/// The message the `vault`'s triggers raise on a change (erasing a row is allowed).
+pub const VAULT_NO_UPDATE_MESSAGE: &str = "bangfu: a vault row is never changed, only erased; a corrected value is sealed in a new signed statement";
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: MIGRATION_1,
+    },
+    Migration {
+        version: 2,
+        sql: MIGRATION_2,
+    },
+];
 
 /// The schema of [`crate::backend`].
 const MIGRATION_1: &str = r#"
@@ -163,6 +184,54 @@ BEGIN SELECT RAISE(ABORT, 'bangfu: the log is append-only; corrections are new s
 CREATE TRIGGER tree_hashes_no_replace BEFORE INSERT ON tree_hashes
 WHEN EXISTS (SELECT 1 FROM tree_hashes WHERE pos = NEW.pos)
 BEGIN SELECT RAISE(ABORT, 'bangfu: the log is append-only; corrections are new signed statements'); END;
+"#;
+
+/// Checkpoints, cosignatures and the vault (see [`crate::backend`]). As in migration 1, a third
+/// trigger per table refuses an `INSERT` whose key is taken, because `INSERT OR REPLACE` would
+/// otherwise replace a row without firing `DELETE` triggers.
+const MIGRATION_2: &str = r#"
+CREATE TABLE checkpoints (
+    size         INTEGER PRIMARY KEY CHECK (size >= 0),
+    root         BLOB    NOT NULL CHECK (length(root) = 32),
+    note         TEXT    NOT NULL,
+    signed_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE cosignatures (
+    size        INTEGER NOT NULL REFERENCES checkpoints (size),
+    witness     TEXT    NOT NULL,
+    line        TEXT    NOT NULL,
+    added_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (size, witness)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE vault (
+    commitment BLOB NOT NULL PRIMARY KEY CHECK (length(commitment) = 32),
+    salt       BLOB NOT NULL CHECK (length(salt) = 16),
+    value      TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+CREATE TRIGGER checkpoints_no_replace BEFORE INSERT ON checkpoints
+WHEN EXISTS (SELECT 1 FROM checkpoints WHERE size = NEW.size)
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+
+CREATE TRIGGER cosignatures_no_update BEFORE UPDATE ON cosignatures
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+CREATE TRIGGER cosignatures_no_delete BEFORE DELETE ON cosignatures
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+CREATE TRIGGER cosignatures_no_replace BEFORE INSERT ON cosignatures
+WHEN EXISTS (SELECT 1 FROM cosignatures WHERE size = NEW.size AND witness = NEW.witness)
+BEGIN SELECT RAISE(ABORT, 'bangfu: checkpoints are append-only; the log never signs two checkpoints for one size and a cosignature stands as the witness gave it'); END;
+
+CREATE TRIGGER vault_no_update BEFORE UPDATE ON vault
+BEGIN SELECT RAISE(ABORT, 'bangfu: a vault row is never changed, only erased; a corrected value is sealed in a new signed statement'); END;
+CREATE TRIGGER vault_no_replace BEFORE INSERT ON vault
+WHEN EXISTS (SELECT 1 FROM vault WHERE commitment = NEW.commitment)
+BEGIN SELECT RAISE(ABORT, 'bangfu: a vault row is never changed, only erased; a corrected value is sealed in a new signed statement'); END;
 "#;
 
 /// The log in an embedded SQLite file. Cheap to clone: clones share the connections.
@@ -1077,6 +1146,202 @@ fn read_schema_version(conn: &Connection) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("schema version {v} is not valid")))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Checkpoints, cosignatures and the vault
+
+/// A checkpoint query: the checkpoints `picked` selects, each joined with its cosignatures in the
+/// order added (one row per cosignature, or one row with none).
+macro_rules! with_cosignatures {
+    ($picked:literal) => {
+        concat!(
+            "SELECT c.size, c.root, c.note, c.signed_at_ms, s.witness, s.line FROM (",
+            $picked,
+            ") c LEFT JOIN cosignatures s ON s.size = c.size
+             ORDER BY c.size, s.added_at_ms, s.witness"
+        )
+    };
+}
+
+const CHECKPOINT_AT: &str = with_cosignatures!("SELECT * FROM checkpoints WHERE size = ?1");
+const LATEST_CHECKPOINT: &str =
+    with_cosignatures!("SELECT * FROM checkpoints ORDER BY size DESC LIMIT 1");
+const CHECKPOINTS_FROM: &str =
+    with_cosignatures!("SELECT * FROM checkpoints WHERE size >= ?1 ORDER BY size LIMIT ?2");
+
+fn read_checkpoints(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredCheckpoint>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    let mut rows = stmt.query(params).map_err(db_err)?;
+    let mut out = CheckpointRows::default();
+    while let Some(r) = rows.next().map_err(db_err)? {
+        let size: i64 = r.get(0).map_err(db_err)?;
+        let witness: Option<String> = r.get(4).map_err(db_err)?;
+        let line: Option<String> = r.get(5).map_err(db_err)?;
+        out.push(
+            stored_u64("a checkpoint's size", size)?,
+            || {
+                let root: Vec<u8> = r.get(1).map_err(db_err)?;
+                let note: String = r.get(2).map_err(db_err)?;
+                let signed_at_ms: i64 = r.get(3).map_err(db_err)?;
+                Ok((root, note, signed_at_ms))
+            },
+            witness.zip(line),
+        )?;
+    }
+    out.finish()
+}
+
+fn read_checkpoint(conn: &Connection, size: u64) -> Result<Option<StoredCheckpoint>> {
+    let Some(at) = from_bound(size) else {
+        return Ok(None);
+    };
+    Ok(read_checkpoints(conn, CHECKPOINT_AT, [at])?.pop())
+}
+
+fn save_checkpoint(conn: &mut Connection, c: &StoredCheckpoint) -> Result<()> {
+    let refused = |why: String| {
+        StoreError::Corrupt(format!(
+            "refused to store the checkpoint of size {}: {why}",
+            c.size
+        ))
+    };
+    check_checkpoint_note(c.size, &c.root, &c.note).map_err(refused)?;
+    let size =
+        from_bound(c.size).ok_or_else(|| refused("its size does not fit an integer".into()))?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let stored: Option<Vec<u8>> = tx
+        .prepare_cached("SELECT root FROM checkpoints WHERE size = ?1")
+        .and_then(|mut s| s.query_row([size], |r| r.get(0)).optional())
+        .map_err(db_err)?;
+    match stored {
+        Some(root) if root == c.root.0 => return Ok(()),
+        Some(root) => {
+            let root = stored_hash("a stored checkpoint's root", root)?;
+            return Err(StoreError::Conflict(format!(
+                "规模 {} 已有不同根的检查点 / a checkpoint of size {} with root {root} is already \
+                 stored; the log never signs a second one with root {}: run `bangfu verify`",
+                c.size, c.size, c.root
+            )));
+        }
+        None => {}
+    }
+    tx.prepare_cached(
+        "INSERT INTO checkpoints (size, root, note, signed_at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![size, &c.root.0[..], c.note, c.signed_at_ms]))
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
+
+fn add_cosignature(
+    conn: &mut Connection,
+    size: u64,
+    witness: &str,
+    line: &str,
+    added_at_ms: i64,
+) -> Result<()> {
+    let no_checkpoint = || {
+        StoreError::Conflict(format!(
+            "没有规模为 {size} 的检查点 / no checkpoint of size {size} is stored; a witness \
+             cosigns only a checkpoint the log signed"
+        ))
+    };
+    let at = from_bound(size).ok_or_else(no_checkpoint)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let stored = read_checkpoint(&tx, size)?.ok_or_else(no_checkpoint)?;
+    if stored.cosignatures.iter().any(|(w, _)| w == witness) {
+        return Ok(());
+    }
+    check_cosignature_line(&stored.cosigned_note(), witness, line).map_err(|why| {
+        StoreError::Corrupt(format!(
+            "refused to store {witness}'s cosignature of the checkpoint of size {size}: {why}"
+        ))
+    })?;
+    tx.prepare_cached(
+        "INSERT INTO cosignatures (size, witness, line, added_at_ms) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![at, witness, line, added_at_ms]))
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
+
+fn put_openings(conn: &mut Connection, rows: &[VaultRow]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    {
+        // Insert only what is missing: a held commitment is left as it is (and REPLACE is
+        // refused by a trigger).
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO vault (commitment, salt, value) SELECT ?1, ?2, ?3
+                 WHERE NOT EXISTS (SELECT 1 FROM vault WHERE commitment = ?1)",
+            )
+            .map_err(db_err)?;
+        for r in rows {
+            insert
+                .execute(params![&r.commitment[..], &r.salt[..], r.value])
+                .map_err(db_err)?;
+        }
+    }
+    tx.commit().map_err(db_err)
+}
+
+fn opening_from_sqlite(r: &rusqlite::Row<'_>) -> Result<Opening> {
+    let commitment: Vec<u8> = r.get(0).map_err(db_err)?;
+    let salt: Vec<u8> = r.get(1).map_err(db_err)?;
+    let value: String = r.get(2).map_err(db_err)?;
+    opening_from_row(&commitment, &salt, &value)
+}
+
+fn read_openings(conn: &Connection, after: Option<Hash>, limit: u32) -> Result<Vec<Opening>> {
+    let mut out = Vec::new();
+    let mut collect = |mut rows: rusqlite::Rows<'_>| -> Result<()> {
+        while let Some(r) = rows.next().map_err(db_err)? {
+            out.push(opening_from_sqlite(r)?);
+        }
+        Ok(())
+    };
+    match after {
+        Some(h) => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT commitment, salt, value FROM vault WHERE commitment > ?1
+                     ORDER BY commitment LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            collect(stmt.query(params![&h.0[..], limit]).map_err(db_err)?)?;
+        }
+        None => {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT commitment, salt, value FROM vault ORDER BY commitment LIMIT ?1",
+                )
+                .map_err(db_err)?;
+            collect(stmt.query([limit]).map_err(db_err)?)?;
+        }
+    }
+    Ok(out)
+}
+
+fn read_opening(conn: &Connection, commitment: &Hash) -> Result<Option<Opening>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT commitment, salt, value FROM vault WHERE commitment = ?1")
+        .map_err(db_err)?;
+    let mut rows = stmt.query([&commitment.0[..]]).map_err(db_err)?;
+    match rows.next().map_err(db_err)? {
+        Some(r) => opening_from_sqlite(r).map(Some),
+        None => Ok(None),
+    }
+}
+
 impl Backend for SqliteBackend {
     async fn size(&self) -> Result<u64> {
         self.on_reader(|c| size_of(c)).await
@@ -1145,14 +1410,81 @@ impl Backend for SqliteBackend {
     async fn schema_version(&self) -> Result<u32> {
         self.on_reader(|c| read_schema_version(c)).await
     }
+
+    async fn save_checkpoint(&self, c: &StoredCheckpoint) -> Result<()> {
+        let c = c.clone();
+        self.on_writer(move |conn| save_checkpoint(conn, &c)).await
+    }
+
+    async fn checkpoint(&self, size: u64) -> Result<Option<StoredCheckpoint>> {
+        self.on_reader(move |c| read_checkpoint(c, size)).await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.on_reader(|c| Ok(read_checkpoints(c, LATEST_CHECKPOINT, [])?.pop()))
+            .await
+    }
+
+    async fn checkpoints(&self, from_size: u64, limit: u32) -> Result<Vec<StoredCheckpoint>> {
+        let Some(from) = from_bound(from_size) else {
+            return Ok(Vec::new());
+        };
+        self.on_reader(move |c| read_checkpoints(c, CHECKPOINTS_FROM, params![from, limit]))
+            .await
+    }
+
+    async fn add_cosignature(
+        &self,
+        size: u64,
+        witness: &str,
+        line: &str,
+        added_at_ms: i64,
+    ) -> Result<()> {
+        let (witness, line) = (witness.to_owned(), line.to_owned());
+        self.on_writer(move |c| add_cosignature(c, size, &witness, &line, added_at_ms))
+            .await
+    }
+
+    async fn put_openings(&self, openings: &[Opening]) -> Result<()> {
+        let rows = vault_rows(openings)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.on_writer(move |c| put_openings(c, &rows)).await
+    }
+
+    async fn openings(&self, after: Option<Hash>, limit: u32) -> Result<Vec<Opening>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.on_reader(move |c| read_openings(c, after, limit))
+            .await
+    }
+
+    async fn opening(&self, commitment: &Hash) -> Result<Option<Opening>> {
+        let commitment = *commitment;
+        self.on_reader(move |c| read_opening(c, &commitment)).await
+    }
+
+    async fn erase_opening(&self, commitment: &Hash) -> Result<bool> {
+        let commitment = *commitment;
+        self.on_writer(move |c| {
+            let deleted = c
+                .prepare_cached("DELETE FROM vault WHERE commitment = ?1")
+                .and_then(|mut s| s.execute([&commitment.0[..]]))
+                .map_err(db_err)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MIGRATION_2: &str = "CREATE TABLE extra (x INTEGER NOT NULL) STRICT;";
-    const BROKEN_2: &str =
+    const MIGRATION_3: &str = "CREATE TABLE extra (x INTEGER NOT NULL) STRICT;";
+    const BROKEN_3: &str =
         "CREATE TABLE extra (x INTEGER NOT NULL) STRICT; CREATE TABLE entries (x);";
 
     fn mem() -> Connection {
@@ -1181,7 +1513,14 @@ mod tests {
     #[test]
     fn an_older_store_is_migrated_once() {
         let mut c = mem();
-        assert_eq!(migrate(&mut c, MIGRATIONS).unwrap(), 1);
+        // A store of version 1, as the first release wrote it, gains checkpoints and the vault.
+        assert_eq!(migrate(&mut c, &MIGRATIONS[..1]).unwrap(), 1);
+        assert!(!has_table(&c, "checkpoints"));
+        assert_eq!(migrate(&mut c, MIGRATIONS).unwrap(), SCHEMA_VERSION);
+        for t in ["checkpoints", "cosignatures", "vault"] {
+            assert!(has_table(&c, t), "{t}");
+        }
+        assert_eq!(versions(&c), [1, 2]);
         let later = [
             Migration {
                 version: 1,
@@ -1191,12 +1530,16 @@ mod tests {
                 version: 2,
                 sql: MIGRATION_2,
             },
+            Migration {
+                version: 3,
+                sql: MIGRATION_3,
+            },
         ];
-        assert_eq!(migrate(&mut c, &later).unwrap(), 2);
+        assert_eq!(migrate(&mut c, &later).unwrap(), 3);
         assert!(has_table(&c, "extra"));
-        assert_eq!(versions(&c), [1, 2]);
-        assert_eq!(migrate(&mut c, &later).unwrap(), 2);
-        assert_eq!(versions(&c), [1, 2]);
+        assert_eq!(versions(&c), [1, 2, 3]);
+        assert_eq!(migrate(&mut c, &later).unwrap(), 3);
+        assert_eq!(versions(&c), [1, 2, 3]);
         // An older build refuses a newer store rather than misreading it.
         let err = migrate(&mut c, MIGRATIONS).unwrap_err();
         assert!(
@@ -1216,12 +1559,27 @@ mod tests {
             },
             Migration {
                 version: 2,
-                sql: BROKEN_2,
+                sql: MIGRATION_2,
+            },
+            Migration {
+                version: 3,
+                sql: BROKEN_3,
             },
         ];
         assert!(migrate(&mut c, &broken).is_err());
         assert!(!has_table(&c, "extra"));
-        assert_eq!(versions(&c), [1]);
+        assert_eq!(versions(&c), [1, 2]);
+    }
+
+    #[test]
+    fn the_trigger_messages_are_the_published_ones() {
+        // RAISE takes a literal, so the SQL spells each message out; they must stay equal.
+        assert_eq!(
+            MIGRATION_2.matches(CHECKPOINTS_APPEND_ONLY_MESSAGE).count(),
+            6
+        );
+        assert_eq!(MIGRATION_2.matches(VAULT_NO_UPDATE_MESSAGE).count(), 2);
+        assert_eq!(MIGRATION_1.matches(APPEND_ONLY_MESSAGE).count(), 12);
     }
 
     #[test]

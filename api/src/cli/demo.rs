@@ -1,12 +1,22 @@
 //! `bangfu demo`: creates a fresh embedded ledger, plays a district's year of pairing assistance
 //! into it through the real signing and intake path, verifies the log and prints an inspector's
 //! summary. The story itself is `bangfu_api::demo`.
+//!
+//! Like `bangfu init`, it leaves the log key (`<--data>/log.key`, owner-only) and `ledger.json`
+//! beside the ledger, so `bangfu checkpoint`, `export`, `verify` and `spot-check` work on it.
 
 use super::store::{StoreArgs, runtime, with_store};
+use anyhow::Context;
 use bangfu_api::demo::{self, Location, Scale, Stage};
+use bangfu_api::keyfile::{self, LEDGER_CONFIG_FILE};
+use bangfu_ledger::signature::PublicKey;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// The demo's log key file, in --data.
+const LOG_KEY_FILE: &str = "log.key";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -38,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ScaleArg::Full => Scale::Full,
         ScaleArg::Small => Scale::Small,
     };
+    let config = args.store.data.join(LEDGER_CONFIG_FILE);
     let location = Location {
         flags: match &args.store.database_url {
             // Never print a URL that may carry a password.
@@ -47,11 +58,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 shell_word(&args.store.data.display().to_string())
             ),
         },
+        // ledger.json is found in --data only for the embedded store.
+        config_flag: match &args.store.database_url {
+            Some(_) => format!("--config {}", shell_word(&config.display().to_string())),
+            None => String::new(),
+        },
     };
     let bar = Bar::new(args.quiet);
     let progress = |stage: Stage, done: u64, total: u64| bar.show(stage, done, total);
     let summary = runtime()?.block_on(async {
         let store = args.store.create_new(args.force).await?;
+        write_log_key_and_config(&args.store.data, &config, args.force)?;
         with_store!(store, |backend, views| {
             demo::run(backend, views, scale, &location, &progress).await
         })
@@ -64,6 +81,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print!("{}", summary.to_text());
     }
     Ok(())
+}
+
+/// Writes the demo's log key (owner-only) and ledger.json into `data`, as `bangfu init` does. A
+/// log key file already there is kept when it is the demo's own, replaced with --force, and
+/// otherwise refused: it may be a real ledger's key.
+fn write_log_key_and_config(data: &Path, config: &Path, force: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let path = data.join(LOG_KEY_FILE);
+    let key = demo::log_key();
+    if path.exists() {
+        let same = keyfile::read(&path)
+            .map(|k| k.public_key() == PublicKey::from(&key))
+            .unwrap_or(false);
+        if !same {
+            if !force {
+                anyhow::bail!(
+                    "{} 已存在且不是演示账本的日志密钥 / {} exists and is not the demo's log key; pass --force to replace it, or choose another --data DIR",
+                    path.display(),
+                    path.display()
+                );
+            }
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    if !path.exists() {
+        keyfile::write(&path, "demo log key", &key)?;
+    }
+    let absolute = std::fs::canonicalize(&path)
+        .or_else(|_| std::path::absolute(&path))
+        .unwrap_or_else(|_| PathBuf::from(&path));
+    demo::ledger_config(absolute)?.write(config)
 }
 
 /// A path as a shell word, quoted when it needs to be.

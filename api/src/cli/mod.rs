@@ -1,17 +1,23 @@
 //! Command-line parsing and dispatch; each subcommand lives in its own file.
 
+mod checkpoint;
 mod commands;
 mod demo;
+mod export;
 mod init;
 mod keygen;
+mod prove;
 mod readmodels;
 mod rebuild;
 mod report;
 mod serve;
 mod show;
+mod spot_check;
 mod store;
 mod submit;
 mod vectors;
+mod witness;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -25,14 +31,22 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Check a proof offline against the log's vkey / 离线核验证明
+    CheckProof(prove::CheckArgs),
+    /// Sign a checkpoint of the local store now and gather cosignatures / 立即签署检查点
+    Checkpoint(checkpoint::Args),
     /// List every command, its target and who may issue it / 列出全部指令及签发角色
     Commands(commands::Args),
     /// Play a whole district program into a fresh embedded ledger, verify it, summarise / 演示
     Demo(demo::Args),
+    /// Write the export bundle an inspector verifies offline / 导出核验包
+    Export(export::Args),
     /// Start a new ledger: the authority's genesis, the log key and origin / 新建账本
     Init(init::Args),
     /// Create a new Ed25519 key file (owner-only permissions) / 生成密钥文件
     Keygen(keygen::Args),
+    /// Write an inclusion or consistency proof / 生成包含或一致性证明
+    Prove(prove::ProveArgs),
     /// Rebuild the read models from the whole log / 重建读模型
     Rebuild(rebuild::Args),
     /// The year's assessment table and fund statements: text, JSON, CSV, Excel / 年度报表
@@ -41,15 +55,25 @@ enum Command {
     Serve(serve::Args),
     /// Show the read models, now or --as-of a day / --at-size a log size / 查询读模型
     Show(show::Args),
+    /// The verifiable spot-check draw: draw, verify, sample / 可验证抽查抽样
+    SpotCheck(spot_check::Args),
     /// Sign a command with a key file and send it (to a service or a local store) / 签名并提交指令
     Submit(submit::Args),
+    /// Verify a ledger or an export bundle end to end / 核验账本或导出包
+    Verify(verify::Args),
     /// Print the ledger format's worked test vectors, for other implementations / 打印格式测试向量
     Vectors(vectors::Args),
+    /// Run a witness that cosigns a log's checkpoints (C2SP tlog-witness) / 见证人
+    Witness(witness::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::CheckProof(args) => prove::check(args),
         Command::Commands(args) => commands::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Prove(args) => prove::prove(args),
+        Command::Verify(args) => verify::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Init(args) => init::run(args),
         Command::Keygen(args) => keygen::run(args),
@@ -58,6 +82,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(args) => submit::run(args),
         Command::Report(args) => report::run(args),
         Command::Show(args) => show::run(args),
+        Command::SpotCheck(args) => spot_check::run(args),
         Command::Vectors(args) => vectors::run(args),
+        Command::Witness(args) => witness::run(args),
+        Command::Checkpoint(args) => checkpoint::run(args),
     }
 }

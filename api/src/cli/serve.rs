@@ -1,11 +1,18 @@
 //! `bangfu serve`: the HTTP service over the ledger chosen by `--database-url` /
 //! `BANGFU_DATABASE_URL` (PostgreSQL) or `--data DIR` (embedded SQLite). See `docs/api.md`.
+//!
+//! With the ledger's config (`--config`, or `<--data>/ledger.json`) it also signs checkpoints with
+//! the log key every `--checkpoint-every` seconds and asks each `--witness` to cosign them.
 
-use super::store::{Store, StoreArgs, runtime};
+use super::store::{Store, StoreArgs, runtime, with_store};
 use anyhow::Context;
+use bangfu_api::service::checkpoints::Checkpointer;
 use bangfu_api::service::{self, Options};
+use bangfu_api::witness::WitnessEndpoint;
 use bangfu_projections::watch::{LogWatch, POLL};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -24,16 +31,59 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
     #[command(flatten)]
+    checkpoints: CheckpointArgs,
+    #[command(flatten)]
     store: StoreArgs,
 }
 
+/// Signing checkpoints; shared with `bangfu checkpoint`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CheckpointArgs {
+    /// The ledger's config from `bangfu init`, naming the log key [default: <--data>/ledger.json if it exists] / 账本配置
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Sign a checkpoint every SECS seconds when the log grew; 0 = only on demand / 检查点间隔秒数
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub checkpoint_every: u64,
+    /// A witness to ask for cosignatures: its URL and vkey, URL=VKEY (repeatable) / 见证人
+    #[arg(long, value_name = "URL=VKEY")]
+    pub witness: Vec<WitnessEndpoint>,
+}
+
+impl CheckpointArgs {
+    /// The checkpointer the options ask for: `None` without a config (and then no witness may be
+    /// named); the log key is read and checked against the config's vkey.
+    pub fn checkpointer(&self, store: &StoreArgs) -> anyhow::Result<Option<Checkpointer>> {
+        let Some(path) = store.ledger_config_path(self.config.as_deref()) else {
+            if !self.witness.is_empty() {
+                anyhow::bail!(
+                    "--witness 需要日志密钥 / --witness needs the log key to sign checkpoints: pass --config FILE (the ledger.json `bangfu init` wrote)"
+                );
+            }
+            return Ok(None);
+        };
+        let (_, config) = store.ledger_config(Some(&path))?;
+        let signer = config.log_signer(&path)?;
+        let every = Duration::from_secs(self.checkpoint_every);
+        Checkpointer::new(signer, every, self.witness.clone())
+            .map(Some)
+            .map_err(anyhow::Error::msg)
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LogFormat {
+pub enum LogFormat {
     Text,
     Json,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    runtime()?.block_on(serve(args))
+}
+
+/// Log lines to stderr, for `bangfu serve` and `bangfu witness serve`.
+pub fn init_logging(format: LogFormat) {
     // `BANGFU_LOG` (or `RUST_LOG`) chooses what is logged, e.g. `info` or `bangfu_api=debug`.
     let filter = EnvFilter::try_from_env("BANGFU_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
@@ -43,15 +93,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match args.log_format {
+    match format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
     }
-    runtime()?.block_on(serve(args))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {
+    let checkpointer = args.checkpoints.checkpointer(&args.store)?;
     let store = args.store.open_existing().await?;
+    if let Some(c) = &checkpointer {
+        with_store!(&store, |backend, _views| c.check_origin(backend).await)?;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| {
@@ -63,6 +116,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let options = Options {
         ready_lag: args.ready_lag,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        checkpoints: checkpointer.map(Arc::new),
         ..Options::default()
     };
     match store {
@@ -98,7 +152,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM (how service managers stop a service) or Ctrl-C.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await

@@ -116,6 +116,32 @@ impl StoreArgs {
     }
 }
 
+impl StoreArgs {
+    /// Where the ledger's config (`ledger.json`, written by `bangfu init`) is: `explicit` when
+    /// given, else `<--data>/ledger.json` for the embedded store if it exists.
+    pub fn ledger_config_path(&self, explicit: Option<&std::path::Path>) -> Option<PathBuf> {
+        if let Some(p) = explicit {
+            return Some(p.to_owned());
+        }
+        let default = self.data.join(bangfu_api::keyfile::LEDGER_CONFIG_FILE);
+        (self.database_url.is_none() && default.is_file()).then_some(default)
+    }
+
+    /// The ledger's config, or a message saying how to name it.
+    pub fn ledger_config(
+        &self,
+        explicit: Option<&std::path::Path>,
+    ) -> anyhow::Result<(PathBuf, bangfu_api::keyfile::LedgerConfig)> {
+        let Some(path) = self.ledger_config_path(explicit) else {
+            anyhow::bail!(
+                "找不到账本配置 / no ledger config found: pass --config FILE (the ledger.json `bangfu init` wrote; for an embedded store it is <--data>/ledger.json)"
+            );
+        };
+        let config = bangfu_api::keyfile::LedgerConfig::read(&path)?;
+        Ok((path, config))
+    }
+}
+
 /// Runs `$body` with `$backend` and `$views` bound to whichever store is open.
 macro_rules! with_store {
     ($store:expr, |$backend:ident, $views:ident| $body:expr) => {

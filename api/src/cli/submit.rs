@@ -75,7 +75,7 @@ pub struct Args {
 }
 
 /// How a submission ended, when it reached a ledger.
-enum Outcome {
+pub(super) enum Outcome {
     Accepted(Accepted),
     Refused { code: String, message: String },
 }
@@ -229,7 +229,7 @@ fn refused(r: &Refusal) -> Outcome {
     }
 }
 
-async fn append<B: Backend>(backend: B, bytes: &[u8]) -> anyhow::Result<Outcome> {
+pub(super) async fn append<B: Backend>(backend: B, bytes: &[u8]) -> anyhow::Result<Outcome> {
     let log = Log::open(backend)
         .await
         .context("打开账本失败 / could not open the ledger")?;
@@ -249,7 +249,7 @@ async fn append<B: Backend>(backend: B, bytes: &[u8]) -> anyhow::Result<Outcome>
 /// POSTs the statement to `<url>/v1/statements`. A 2xx answer is the receipt (the intake's
 /// `Accepted` as JSON); any other carries `{"code", "message"}` (at the top level or under
 /// `"error"`). 5xx and unreachable services are errors (exit 1), not refusals.
-fn send(url: &str, bytes: &[u8], id: &str, signed_at: &str) -> anyhow::Result<Outcome> {
+pub(super) fn send(url: &str, bytes: &[u8], id: &str, signed_at: &str) -> anyhow::Result<Outcome> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         bail!(
             "--to {url}: 须为 http:// 或 https:// 地址 / give the service's address as http://HOST:PORT or https://HOST"

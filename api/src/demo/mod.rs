@@ -10,13 +10,15 @@
 //! the funds pay out in cash and in kind through the cadres and the households acknowledge with
 //! their contact cards; about 500 requests are raised, dispatched, resolved and confirmed (a few
 //! disputed); a transfer and a retirement are handed over (the latter to two cadres jointly,
-//! carrying an open request); an overdraft is refused; in January 2017 inspectors revisit 10% of
-//! the households, and in February the 2016 scores are published.
+//! carrying an open request); an overdraft is refused; in January 2017 the log signs a checkpoint,
+//! the inspectors draw 10% of the households from it (`bangfu_inspect::draw`) and revisit them,
+//! and in February the 2016 scores are published; a last checkpoint is signed at the end.
 //!
 //! Every statement is signed with its person's Ed25519 key and goes through
 //! [`crate::intake::Intake::submit`], the path the HTTP service uses, under a simulated clock so
-//! `recorded_at` follows the story. Keys, salts and statement ids are derived from names, so every
-//! run writes the same log, with the same root.
+//! `recorded_at` follows the story; the opening of every sealed value goes into the vault once its
+//! statement is accepted. Keys (the log key too), salts and statement ids are derived from names,
+//! so every run writes the same log, with the same root and the same checkpoints.
 
 mod names;
 mod plan;
@@ -28,11 +30,15 @@ pub use plan::Scale;
 pub use summary::Summary;
 
 use crate::intake::{Intake, Refusal, Window};
+use crate::keyfile::{LEDGER_CONFIG_FORMAT, LedgerConfig};
 use anyhow::Context;
 use bangfu_domain::error::DomainError;
 use bangfu_domain::ids::ProgramId;
 use bangfu_domain::replay::Replayer;
 use bangfu_ledger::Hash;
+use bangfu_ledger::checkpoint::Checkpoint;
+use bangfu_ledger::note::{Signer, VerifierKey};
+use bangfu_ledger::signature::SigningKey;
 use bangfu_ledger::verify::Verifier;
 use bangfu_projections::docs::{
     CadreRow, FundRow, HouseholdRow, PairingRow, PairingStatus, ReceiptRow, ReceiptSource,
@@ -42,11 +48,13 @@ use bangfu_projections::projector::Projector;
 use bangfu_projections::query::{self, RequestFilter, all};
 use bangfu_projections::scores;
 use bangfu_projections::views::ViewStore;
-use bangfu_store::backend::Backend;
+use bangfu_store::backend::{Backend, StoredCheckpoint};
+use bangfu_store::checkpoints::sign_checkpoint;
 use bangfu_store::log::{Log, tree_head};
 use plan::{Action, Expect, Story};
 use play::{Player, StoryClock};
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -69,6 +77,35 @@ const GROUP: usize = 1024;
 pub struct Location {
     /// The flags that name the store, e.g. `--data ./bangfu-data`.
     pub flags: String,
+    /// The flag that names ledger.json where it is not the default (`<--data>/ledger.json`),
+    /// e.g. `--config ./bangfu-data/ledger.json` for a PostgreSQL ledger; else empty.
+    pub config_flag: String,
+}
+
+/// The log key of the demo's ledger: derived from its name like every key of the story, so the
+/// same story signs the same checkpoints. (It protects nothing: a real log key comes from
+/// `bangfu keygen` or `bangfu init --new-keys`.)
+pub fn log_key() -> SigningKey {
+    play::signing_key("log")
+}
+
+/// The log key as the signer of the demo's checkpoints, named by the log's origin.
+pub fn log_signer() -> anyhow::Result<Signer> {
+    Signer::new(names::ORIGIN, log_key()).map_err(|e| anyhow::anyhow!("the demo's origin: {e}"))
+}
+
+/// What `bangfu init` would write to `ledger.json` for the demo's ledger, its log key kept in
+/// `log_key_file` (an absolute path).
+pub fn ledger_config(log_key_file: PathBuf) -> anyhow::Result<LedgerConfig> {
+    Ok(LedgerConfig {
+        format: LEDGER_CONFIG_FORMAT.into(),
+        origin: names::ORIGIN.into(),
+        name: names::AUTHORITY_NAME.into(),
+        authority: format!("authority/{}", plan::AUTHORITY),
+        authority_key: play::public_key("authority"),
+        log_vkey: log_signer()?.verifier_key().to_string(),
+        log_key_file,
+    })
 }
 
 /// Plays the story into `backend` (which must hold an empty log), keeps `views` up to date,
@@ -81,6 +118,8 @@ pub async fn run<B: Backend, V: ViewStore>(
     progress: Progress<'_>,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    let signer = log_signer()?;
+    let vkey = signer.verifier_key();
     let have = backend
         .size()
         .await
@@ -106,7 +145,8 @@ pub async fn run<B: Backend, V: ViewStore>(
     let mut actions = std::mem::take(&mut story.actions);
     let mut refused = None;
     let mut published = None;
-    let mut checkpoint_size = 0;
+    let mut drawn = None;
+    let mut vault = 0u64;
     let mut next = 0;
     while next < actions.len() {
         let day = actions[next].day;
@@ -128,14 +168,26 @@ pub async fn run<B: Backend, V: ViewStore>(
             for (a, r) in actions[next..end].iter().zip(results) {
                 r.map_err(|e| unexpected(&story, a, &e))?;
             }
+            // Accepted: their sealed values' openings go into the vault.
+            let openings = story.openings_in(&actions[next..end]);
+            if !openings.is_empty() {
+                player
+                    .intake
+                    .log()
+                    .backend()
+                    .put_openings(&openings)
+                    .await
+                    .context("keeping the sealed values in the vault")?;
+                vault += openings.len() as u64;
+            }
             next = end;
         } else {
             let a = &mut actions[next];
             match a.expect {
                 Expect::Overdraft => refused = Some(overdraft(&mut player, &story, a).await?),
                 Expect::Draw => {
-                    let (size, sample) = draw(&mut player, &story, a).await?;
-                    checkpoint_size = size;
+                    let (checkpoint, sample) = draw(&mut player, &story, a, &signer).await?;
+                    drawn = Some(checkpoint);
                     let mut revisits = story.revisits(&sample);
                     actions.append(&mut revisits);
                     actions[next + 1..].sort_by_key(Action::order);
@@ -151,18 +203,28 @@ pub async fn run<B: Backend, V: ViewStore>(
     }
 
     let backend = player.intake.log().backend();
+    // The last checkpoint, of the whole story: what `bangfu export` hands an inspector.
+    let last = sign_checkpoint(backend, &signer, player.now())
+        .await
+        .context("signing the final checkpoint")?;
     projector
         .catch_up(backend, None, None)
         .await
         .context("bringing the read models up to date")?;
-    let (entries, root) = verify(backend, progress).await?;
+    let (entries, root) = verify(backend, &vkey, &last, progress).await?;
     let published = published.context("the story ended without publishing its scores")?;
+    let drawn = drawn.context("the story ended without its spot-check draw")?;
     let mut summary = summarise(projector.views(), &story, published, location).await?;
     summary.entries = entries;
     summary.root = root.to_base64();
     summary.verified = true;
     summary.refused = refused;
-    summary.spot_check.checkpoint_size = checkpoint_size;
+    summary.log_vkey = vkey.to_string();
+    summary.checkpoint = summary::CheckpointLine::of(&last);
+    summary.vault = vault;
+    summary.spot_check.checkpoint_size = drawn.size;
+    summary.spot_check.checkpoint_root = drawn.root.to_base64();
+    summary.spot_check.checkpoint_signed_at = summary::CheckpointLine::of(&drawn).signed_at;
     player.intake.close().await;
     summary.millis = started.elapsed().as_millis() as u64;
     Ok(summary)
@@ -210,28 +272,40 @@ async fn overdraft<B: Backend>(
     }
 }
 
-/// The spot-check draw: the sample is derived from the log's tree head at this moment, which the
-/// statement records. Returns the checkpoint's size and the sample.
+/// The spot-check draw: the log signs a checkpoint now (after the year closed), the sample is
+/// drawn from it as any inspector would redraw it (`bangfu_inspect::draw`), and the statement
+/// records both. Returns the checkpoint and the sample.
 async fn draw<B: Backend>(
     player: &mut Player<B>,
     story: &Story,
     a: &mut Action,
-) -> anyhow::Result<(u64, Vec<String>)> {
-    let log = player.intake.log();
-    let size = log.size().await?;
-    let root = log.tree_head(size).await?;
-    let checkpoint = format!("{}\n{size}\n{}\n", names::ORIGIN, root.to_base64());
-    let sample = plan::draw_sample(
-        &checkpoint,
-        &story.household_ids(),
-        plan::SPOT_CHECK_PER_MILLE,
-    );
-    a.args = json!({"checkpoint": checkpoint, "sample": sample});
+    signer: &Signer,
+) -> anyhow::Result<(StoredCheckpoint, Vec<String>)> {
+    let backend = player.intake.log().backend();
+    let checkpoint = sign_checkpoint(backend, signer, player.now())
+        .await
+        .context("signing the checkpoint to draw from")?;
+    let note = checkpoint.cosigned_note();
+    let program = ProgramId::new(plan::PROGRAM).map_err(anyhow::Error::msg)?;
+    let drawn = bangfu_inspect::draw::draw(
+        backend,
+        &signer.verifier_key(),
+        &program,
+        plan::YEAR,
+        &note,
+    )
+    .await?;
+    let sample: Vec<String> = drawn
+        .households()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    a.args = json!({"checkpoint": note, "sample": sample});
     let body = player.sign(a)?;
     if let Some(Err(e)) = player.submit_in_order(&[body]).await.pop() {
         return Err(unexpected(story, a, &e));
     }
-    Ok((size, sample))
+    Ok((checkpoint, sample))
 }
 
 /// The evaluator's statement: the 2016 scores computed from the read models at the log's current
@@ -273,8 +347,14 @@ async fn publish<B: Backend, V: ViewStore>(
 
 /// Verifies the whole log as an inspector would: every entry's form, index, `prev_root` and
 /// signature, the domain replayed entry by entry (keys, roles, and exactly the events each
-/// statement produces), and the final root against the stored tree head.
-async fn verify<B: Backend>(backend: &B, progress: Progress<'_>) -> anyhow::Result<(u64, Hash)> {
+/// statement produces), and the final root against the stored tree head and the last checkpoint,
+/// opened with the log key.
+async fn verify<B: Backend>(
+    backend: &B,
+    log_key: &VerifierKey,
+    last: &StoredCheckpoint,
+    progress: Progress<'_>,
+) -> anyhow::Result<(u64, Hash)> {
     let size = backend.size().await?;
     let mut verifier = Verifier::new(Replayer::new());
     let mut from = 0;
@@ -300,6 +380,15 @@ async fn verify<B: Backend>(backend: &B, progress: Progress<'_>) -> anyhow::Resu
             "核验失败 / the entries hash to {} but the stored tree head of size {n} is {}",
             root.to_base64(),
             stored.to_base64()
+        );
+    }
+    let (signed, _) = Checkpoint::open(last.cosigned_note().as_bytes(), log_key)
+        .map_err(|e| anyhow::anyhow!("核验失败 / the last checkpoint: {e}"))?;
+    if (signed.size, signed.root) != (n, root) {
+        anyhow::bail!(
+            "核验失败 / the last checkpoint is of size {} with root {}, but the log has {n} entries with root {root}",
+            signed.size,
+            signed.root
         );
     }
     Ok((n, root))
@@ -443,6 +532,11 @@ async fn summarise<V: ViewStore>(
         .first()
         .map_or_else(|| "h001".to_owned(), |h| h.id.to_string());
     let flags = &location.flags;
+    let config = if location.config_flag.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", location.config_flag)
+    };
     let next = vec![
         summary::Next {
             command: format!("bangfu show pairings --household {first_household} {flags}"),
@@ -465,8 +559,19 @@ async fn summarise<V: ViewStore>(
             what: "启动服务 / serve this ledger over HTTP".into(),
         },
         summary::Next {
-            command: "bangfu verify".into(),
-            what: "独立核验整本账 / verify the whole log independently (arrives with the inspector's toolkit)".into(),
+            command: format!("bangfu verify {flags}{config}"),
+            what: "独立核验整本账 / verify the whole log: signatures, roles, replay, checkpoints, vault".into(),
+        },
+        summary::Next {
+            command: format!(
+                "bangfu spot-check verify --campaign {} {flags}{config}",
+                plan::CAMPAIGN
+            ),
+            what: "由检查点重算抽查样本 / redraw the spot-check sample from its signed checkpoint".into(),
+        },
+        summary::Next {
+            command: format!("bangfu export --out bangfu-bundle {flags}{config}"),
+            what: "导出核验包 / the bundle an inspector verifies offline".into(),
         },
     ];
     Ok(Summary {
@@ -477,6 +582,9 @@ async fn summarise<V: ViewStore>(
         to: plan::LAST_DAY.into(),
         entries: 0,
         root: String::new(),
+        log_vkey: String::new(),
+        checkpoint: summary::CheckpointLine::default(),
+        vault: 0,
         verified: false,
         totals: t,
         funds,

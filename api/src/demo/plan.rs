@@ -3,17 +3,20 @@
 //!
 //! The plan keeps what later steps need to know (each pairing's teams and visits, who received
 //! what), because three statements can only be written while the log is being played: the
-//! spot-check draw names the log's tree head at that moment, its revisits depend on the sample,
-//! and the assessment publishes scores computed from the log. Those are [`Expect::Draw`] and
+//! spot-check draw names the checkpoint the log signs at that moment, its revisits depend on the
+//! sample, and the assessment publishes scores computed from the log. Those are [`Expect::Draw`] and
 //! [`Expect::Publish`]; the overdraft the log must refuse is [`Expect::Overdraft`].
 
 use super::names::{self, DISTRICT, DONORS, STREETS, UNITS};
 use super::rng::{Rng, sha256};
 use bangfu_domain::date::Date;
-use bangfu_ledger::seal::{Opening, SALT_LEN};
+use bangfu_ledger::Hash;
+use bangfu_ledger::seal::{Opening, SALT_LEN, commitments_in};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+/// The genesis target is `authority/<AUTHORITY>`.
+pub const AUTHORITY: &str = "qinghe";
 pub const PROGRAM: &str = "qinghe2016";
 pub const CAMPAIGN: &str = "qinghe2016-2016";
 /// The year that is inspected and assessed.
@@ -188,6 +191,9 @@ pub struct Story {
     pub refusal: Refusal,
     /// Handovers: (pairing, reason).
     pub handovers: Vec<(String, String)>,
+    /// Every sealed value's opening, by commitment: the vault rows, stored as their statements
+    /// are accepted.
+    openings: HashMap<Hash, Opening>,
     counters: HashMap<&'static str, u64>,
     salts: u64,
     /// The next action's `seq` (actions planned later, the revisits, keep counting).
@@ -209,6 +215,7 @@ impl Story {
             disbursed_to: BTreeMap::new(),
             refusal: Refusal::default(),
             handovers: Vec::new(),
+            openings: HashMap::new(),
             counters: HashMap::new(),
             salts: 0,
             seq: 0,
@@ -244,16 +251,34 @@ impl Story {
         format!("{prefix}{n:04}")
     }
 
-    /// A sealed value. The salt is derived, not random, so the demo is reproducible; a real client
-    /// draws 16 random bytes and keeps the opening in its vault.
+    /// A sealed value, its opening kept for the vault. The salt is derived, not random, so the
+    /// demo is reproducible; a real client draws 16 random bytes.
     fn sealed(&mut self, text: &str) -> Value {
         self.salts += 1;
         let digest = sha256(&[b"bangfu demo salt", &self.salts.to_be_bytes()]);
         let mut salt = [0u8; SALT_LEN];
         salt.copy_from_slice(&digest[..SALT_LEN]);
-        Opening::new(json!(text), salt)
-            .map(|o| o.commitment.to_json())
-            .unwrap_or(Value::Null)
+        match Opening::new(json!(text), salt) {
+            Ok(o) => {
+                let sealed = o.commitment.to_json();
+                self.openings.insert(o.commitment.0, o);
+                sealed
+            }
+            Err(_) => Value::Null,
+        }
+    }
+
+    /// The openings of the sealed values in these actions' arguments: what the vault keeps once
+    /// their statements are accepted.
+    pub fn openings_in(&self, actions: &[Action]) -> Vec<Opening> {
+        let mut found = Vec::new();
+        for a in actions {
+            commitments_in(&a.args, &mut found);
+        }
+        found
+            .iter()
+            .filter_map(|c| self.openings.get(&c.0).cloned())
+            .collect()
     }
 
     fn push(
@@ -318,7 +343,7 @@ impl Story {
             (day, 0),
             signer,
             "register_key",
-            "authority/qinghe".into(),
+            format!("authority/{AUTHORITY}"),
             json!({"key": super::play::public_key(name), "holder": holder, "roles": [role]}),
         );
         self.holders.insert(name.to_owned(), holder.to_owned());
@@ -330,7 +355,7 @@ impl Story {
             (day, 0),
             "authority",
             "genesis",
-            "authority/qinghe".into(),
+            format!("authority/{AUTHORITY}"),
             json!({"origin": names::ORIGIN, "name": names::AUTHORITY_NAME,
                    "holder": "person/zzb-office", "roles": ["coordinator"]}),
         );
@@ -1636,17 +1661,4 @@ enum FundOp {
 /// A payment that stays paid.
 fn out(fund: &'static str, p: usize, help: (Value, i64), purpose: &'static str) -> FundOp {
     FundOp::Out(fund, p, help, purpose, false)
-}
-
-/// The spot-check sample: `per_mille` of the households, ordered by SHA-256 of the checkpoint
-/// and the household id, so anyone holding the checkpoint can redraw it. (The inspector's own
-/// verifiable draw comes with the inspector's toolkit.)
-pub fn draw_sample(checkpoint: &str, households: &[String], per_mille: usize) -> Vec<String> {
-    let n = (households.len() * per_mille).div_ceil(1000).max(1);
-    let mut keyed: Vec<([u8; 32], &String)> = households
-        .iter()
-        .map(|h| (sha256(&[checkpoint.as_bytes(), h.as_bytes()]), h))
-        .collect();
-    keyed.sort();
-    keyed.into_iter().take(n).map(|(_, h)| h.clone()).collect()
 }

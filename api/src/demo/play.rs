@@ -65,6 +65,11 @@ impl<B: Backend> Player<B> {
         }
     }
 
+    /// The story's time now, in milliseconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     /// Sets the clock to `day`, 09:00 China time, a minute later for each group that day, so
     /// `recorded_at` tells the story and never goes back.
     pub fn set_clock(&mut self, day: Date) {

@@ -1,7 +1,9 @@
 //! The inspector's summary of the demo ledger: what the log holds, read back from the read models
 //! (not from the plan), as bilingual aligned tables or as JSON for machines.
 
+use bangfu_ledger::time::Timestamp;
 use bangfu_projections::table::{Cell, Column, Table, hundredths};
+use bangfu_store::backend::StoredCheckpoint;
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -16,7 +18,14 @@ pub struct Summary {
     pub entries: u64,
     /// The Merkle root of the whole log, base64.
     pub root: String,
-    /// The streaming verifier replayed every entry and its root matches the stored tree head.
+    /// The log's verifier key, which opens its checkpoints (also in ledger.json).
+    pub log_vkey: String,
+    /// The last checkpoint the log signed: of the whole story.
+    pub checkpoint: CheckpointLine,
+    /// Sealed values whose openings the vault holds.
+    pub vault: u64,
+    /// The streaming verifier replayed every entry, its root matches the stored tree head, and the
+    /// last checkpoint opens with the log key over that root.
     pub verified: bool,
     pub totals: Totals,
     pub funds: Vec<FundLine>,
@@ -75,11 +84,40 @@ pub struct FundLine {
     pub reconciled: bool,
 }
 
+/// A checkpoint the log signed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckpointLine {
+    pub size: u64,
+    /// Base64.
+    pub root: String,
+    /// When the log signed it (the story's clock).
+    pub signed_at: String,
+    /// The signed note, as the log signed it.
+    pub note: String,
+}
+
+impl CheckpointLine {
+    pub fn of(c: &StoredCheckpoint) -> CheckpointLine {
+        CheckpointLine {
+            size: c.size,
+            root: c.root.to_base64(),
+            signed_at: Timestamp::from_unix_millis(c.signed_at_ms)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            note: c.note.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SpotCheck {
     pub campaign: String,
     /// The log size of the checkpoint the sample was drawn from.
     pub checkpoint_size: u64,
+    /// That checkpoint's root (base64), whose hash with each household id ranks the households.
+    pub checkpoint_root: String,
+    /// When the log signed that checkpoint.
+    pub checkpoint_signed_at: String,
     pub sample: u64,
     pub households: u64,
     pub revisits: u64,
@@ -193,6 +231,19 @@ impl Summary {
                     format!("{} ({verdict})", count(self.entries)),
                 ),
                 ("根哈希 / root".into(), self.root.clone()),
+                (
+                    "检查点 / checkpoint".into(),
+                    format!(
+                        "size {}, signed {}",
+                        count(self.checkpoint.size),
+                        self.checkpoint.signed_at
+                    ),
+                ),
+                ("日志公钥 / log vkey".into(), self.log_vkey.clone()),
+                (
+                    "保管库 / vault".into(),
+                    format!("{} 项密封信息 / sealed values held", count(self.vault)),
+                ),
                 (
                     "用时 / took".into(),
                     format!("{}.{:01} s", self.millis / 1000, self.millis % 1000 / 100),
@@ -323,11 +374,13 @@ impl Summary {
 
         let s = &self.spot_check;
         out.push_str(&format!(
-            "年终抽查 / year-end spot check {}: {} of {} households drawn from the checkpoint at size {}; {} revisits ({} on site), findings {} confirmed · {} not confirmed · {} unreachable\n\n",
+            "年终抽查 / year-end spot check {}: {} of {} households drawn from the checkpoint of size {} (root {}, signed {}); {} revisits ({} on site), findings {} confirmed · {} not confirmed · {} unreachable\n\n",
             s.campaign,
             s.sample,
             s.households,
             s.checkpoint_size,
+            s.checkpoint_root,
+            s.checkpoint_signed_at,
             s.revisits,
             s.on_site,
             s.confirmed,

@@ -97,10 +97,11 @@ pub async fn readyz<B: Backend + Clone, V: ViewStore + Clone>(
 pub struct SizeQuery {
     /// The tree head at this size (at most the log's size); the current one when omitted.
     #[param(minimum = 0)]
-    pub at_size: Option<i64>,
+    pub size: Option<i64>,
 }
 
-/// The tree head. Until checkpoints are signed (issue 7) it is unsigned: origin, size and root.
+/// The unsigned tree head of any size: origin, size and root. The signed checkpoints are at
+/// `GET /v1/checkpoint` (the latest) and `GET /v1/checkpoints`.
 #[derive(Serialize, ToSchema)]
 pub struct TreeHead {
     /// The log's origin line, from its genesis; `null` while the log is empty.
@@ -108,8 +109,8 @@ pub struct TreeHead {
     pub size: u64,
     /// RFC 6962 root hash of the first `size` entries, base64.
     pub root: String,
-    /// The C2SP checkpoint body (`origin\nsize\nroot\n`) a log key will sign; `null` while the
-    /// log is empty.
+    /// The C2SP checkpoint body (`origin\nsize\nroot\n`) a log key signs for this size; `null`
+    /// while the log is empty.
     pub checkpoint: Option<String>,
 }
 
@@ -124,19 +125,19 @@ async fn size_or_current<B: Backend>(backend: &B, at: Option<u64>, what: &str) -
     }
 }
 
-/// The log's tree head (public).
-#[utoipa::path(get, path = "/v1/checkpoint", tag = "log", params(SizeQuery),
+/// The log's unsigned tree head at any size (public).
+#[utoipa::path(get, path = "/v1/tree-head", tag = "log", params(SizeQuery),
     responses(
         (status = 200, description = "The tree head", body = TreeHead),
         (status = 400, description = "`bad_parameter`", body = super::error::ErrorBody),
         (status = 503, description = "`unavailable`", body = super::error::ErrorBody),
     ))]
-pub async fn checkpoint<B: Backend + Clone, V: ViewStore + Clone>(
+pub async fn tree_head_at<B: Backend + Clone, V: ViewStore + Clone>(
     State(app): S<B, V>,
     Q(q): Q<SizeQuery>,
 ) -> ApiResult<Json<TreeHead>> {
-    let at = q.at_size.map(|n| at_least("at_size", n, 0)).transpose()?;
-    let size = size_or_current(&app.backend, at, "at_size").await?;
+    let at = q.size.map(|n| at_least("size", n, 0)).transpose()?;
+    let size = size_or_current(&app.backend, at, "size").await?;
     let root = tree_head(&app.backend, size).await?;
     let origin = if size == 0 {
         None

@@ -8,6 +8,7 @@
 //! PostgreSQL log; only one of them appends at a time (the database's write lock decides).
 
 pub mod auth;
+pub mod checkpoints;
 pub mod error;
 mod ledger;
 pub mod openapi;
@@ -49,6 +50,8 @@ pub struct Options {
     pub clock: Clock,
     /// How long shutdown waits for requests in flight before it closes the log anyway.
     pub shutdown_grace: Duration,
+    /// Signing checkpoints and gathering cosignatures; `None`: no log key, no checkpoints.
+    pub checkpoints: Option<Arc<checkpoints::Checkpointer>>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             window: Window::default(),
             clock: Arc::new(system_clock),
             shutdown_grace: Duration::from_secs(30),
+            checkpoints: None,
         }
     }
 }
@@ -293,7 +297,10 @@ pub fn routes<B: Backend + Clone, V: ViewStore + Clone>() -> Routes<Arc<App<B, V
         .get("/readyz", ledger::readyz::<B, V>)
         .get("/openapi.json", openapi::serve_openapi)
         .post("/v1/statements", statements::submit::<B, V>)
-        .get("/v1/checkpoint", ledger::checkpoint::<B, V>)
+        .get("/v1/checkpoint", checkpoints::latest::<B, V>)
+        .get("/v1/checkpoints", checkpoints::list::<B, V>)
+        .post("/v1/checkpoints", checkpoints::sign_now::<B, V>)
+        .get("/v1/tree-head", ledger::tree_head_at::<B, V>)
         .get("/v1/entries", ledger::entries::<B, V>)
         .get("/v1/entries/{index}", ledger::entry::<B, V>)
         .get("/v1/proofs/inclusion", ledger::inclusion::<B, V>)
@@ -416,6 +423,7 @@ pub async fn serve<B: Backend + Clone, V: ViewStore + Clone>(
                 .store(false, std::sync::atomic::Ordering::Relaxed);
         })
     };
+    let checkpointer = checkpoints::spawn(app.clone(), stopped.clone());
     let refresher = {
         let (app, mut stopped, mut watch) = (app.clone(), stopped, directory_watch);
         tokio::spawn(async move {
@@ -434,6 +442,7 @@ pub async fn serve<B: Backend + Clone, V: ViewStore + Clone>(
     tracing::info!(
         address = %listener.local_addr()?,
         log_size = app.directory.applied(),
+        checkpoints = %checkpoints::describe(&app.options),
         "serving"
     );
     let (drained_tx, drained) = tokio::sync::oneshot::channel::<()>();
@@ -463,6 +472,9 @@ pub async fn serve<B: Backend + Clone, V: ViewStore + Clone>(
     let _ = stop.send(true);
     let _ = follower.await;
     let _ = refresher.await;
+    if let Some(c) = checkpointer {
+        let _ = c.await;
+    }
     tracing::info!("stopped");
     served.map_err(Into::into)
 }

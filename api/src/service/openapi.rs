@@ -2,7 +2,7 @@
 //! `GET /openapi.json`. A test checks it against the router's own table of routes, so a route
 //! cannot go undocumented nor a documented route go missing.
 
-use super::{error, ledger, reads, statements};
+use super::{checkpoints, error, ledger, reads, statements};
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "bangfu (帮扶)",
-        description = "A tamper-evident ledger for pairing-assistance programs: signed statements in, read models, entries and proofs out. Errors are `{\"error\": {\"code\", \"message\"}}` with bilingual messages. Reads of personal data need a signed request (`Authorization: Bangfu key=…,ts=…,sig=…`, see docs/api.md); entries, tree heads and proofs are public.",
+        description = "A tamper-evident ledger for pairing-assistance programs: signed statements in, read models, entries and proofs out. Errors are `{\"error\": {\"code\", \"message\"}}` with bilingual messages. Reads of personal data need a signed request (`Authorization: Bangfu key=…,ts=…,sig=…`, see docs/api.md); entries, tree heads, signed checkpoints and proofs are public.",
         license(name = "Apache-2.0")
     ),
     paths(
@@ -21,7 +21,10 @@ use utoipa::{Modify, OpenApi};
         ledger::readyz,
         serve_openapi,
         statements::submit,
-        ledger::checkpoint,
+        checkpoints::latest,
+        checkpoints::list,
+        checkpoints::sign_now,
+        ledger::tree_head_at,
         ledger::entries,
         ledger::entry,
         ledger::inclusion,
@@ -136,7 +139,7 @@ mod tests {
             unrouted.is_empty(),
             "documented but not routed: {unrouted:?}"
         );
-        assert_eq!(routed.len(), 26);
+        assert_eq!(routed.len(), 29);
     }
 
     #[test]

@@ -24,6 +24,22 @@ pub struct StatementDoc {
     pub body: StatementBodyDoc,
     /// Ed25519 signature, base64, over `bangfu/statement/v1\n` and the body's RFC 8785 form.
     pub sig: String,
+    /// Optional, outside the signed bytes: the cleartext of the statement's sealed values, kept in
+    /// the erasable vault. Each must open a commitment in `body.args`.
+    pub openings: Option<Vec<OpeningDoc>>,
+}
+
+/// For the OpenAPI description: the opening of one sealed value (docs/ledger-format.md §9).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OpeningDoc {
+    /// The commitment in the statement, base64 of 32 bytes.
+    pub commitment: String,
+    /// The 16-byte salt, base64.
+    pub salt: String,
+    /// The sealed value.
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
 }
 
 /// For the OpenAPI description: what the signer signs.
@@ -66,7 +82,7 @@ pub struct AcceptedDoc {
 /// Appends a signed statement.
 ///
 /// The checks run in order and the first that fails answers, changing nothing: body size,
-/// JSON, schema, canonical form (NFC, integers), signature, `signed_at` window, key registered
+/// JSON, schema, canonical form (NFC, integers), openings of sealed values, signature, `signed_at` window, key registered
 /// and not revoked, role, statement id not reused, then the domain's decision. Sending the same
 /// statement again returns its original receipt with `replayed: true` and status 200.
 #[utoipa::path(post, path = "/v1/statements", tag = "statements",
@@ -79,7 +95,7 @@ pub struct AcceptedDoc {
         (status = 403, description = "`role_not_allowed`", body = ErrorBody),
         (status = 409, description = "`id_reused`, `refused` (the domain's rule, e.g. a fund below zero)", body = ErrorBody),
         (status = 413, description = "`too_large`", body = ErrorBody),
-        (status = 422, description = "`bad_schema`, `not_canonical`, `signed_at_out_of_window`", body = ErrorBody),
+        (status = 422, description = "`bad_schema`, `not_canonical`, `bad_opening`, `signed_at_out_of_window`", body = ErrorBody),
         (status = 503, description = "`unavailable`: nothing was written, send the same statement again", body = ErrorBody),
     ))]
 pub async fn submit<B: Backend + Clone, V: ViewStore + Clone>(
