@@ -2057,6 +2057,14 @@ mod tests {
         let (a, b, c) = (shingles(&base), shingles(&near), shingles(&other));
         assert!(similar(&a, &b, 80), "one changed character keeps ≥ 80%");
         assert!(!similar(&a, &c, 50));
+        // The threshold is the exact Jaccard: 王大爷 → 李大妈 shares 39 of 49 shingles (79.6 %).
+        let x = shingles(&normalise(
+            "今天上门走访王大爷家，老人腿脚不便，屋顶漏雨严重，已联系社区安排维修，并送去大米和食用油，叮嘱按时服药。",
+        ));
+        let y = shingles(&normalise(
+            "今天上门走访李大妈家，老人腿脚不便，屋顶漏雨严重，已联系社区安排维修，并送去大米和食用油，叮嘱按时服药。",
+        ));
+        assert!(similar(&x, &y, 79) && !similar(&x, &y, 80));
         assert!(similar(&a, &a, 100));
         // Similar sets share at least one bucket; these bands are what the detector compares.
         let s = seeds();

@@ -344,9 +344,7 @@ pub async fn draw<B: Backend>(
 ) -> Result<Draw, DrawError> {
     let checkpoint = accept_checkpoint(backend, log_key, note, year).await?;
     let size = checkpoint.size;
-    let views = projector::as_of(backend, size)
-        .await
-        .map_err(unreadable)?;
+    let views = projector::as_of(backend, size).await.map_err(unreadable)?;
     let row = query::program(&views, program)
         .await
         .map_err(unreadable)?
@@ -485,7 +483,10 @@ impl fmt::Display for Mismatch {
         match self {
             Mismatch::Checkpoint(e) => write!(f, "记录的检查点不可用于抽样 / {e}"),
             Mismatch::Sample { missing, extra, .. } => {
-                write!(f, "样本不符 / the recorded sample is not the one the checkpoint gives:")?;
+                write!(
+                    f,
+                    "样本不符 / the recorded sample is not the one the checkpoint gives:"
+                )?;
                 if !missing.is_empty() {
                     write!(f, " drawn but not recorded / 应抽未录: {};", list(missing))?;
                 }

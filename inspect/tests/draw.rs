@@ -91,10 +91,7 @@ fn story() -> Vec<(&'static str, Vec<VerifiedStatement>)> {
             )],
         ),
         // 23:59 on 31 December in Beijing: still 2016.
-        (
-            "2016-12-31T15:59:00.000Z",
-            vec![district::visit(0, 3, 1)],
-        ),
+        ("2016-12-31T15:59:00.000Z", vec![district::visit(0, 3, 1)]),
         // 00:00 on 1 January 2017 in Beijing: the year has closed.
         (
             "2016-12-31T16:00:00.000Z",
@@ -120,19 +117,25 @@ fn story() -> Vec<(&'static str, Vec<VerifiedStatement>)> {
         ),
         (
             "2017-01-09T01:00:00.000Z",
-            ["c2016", "c2016-swapped", "c2016-reordered", "c2016-early", "c2016-undrawn"]
-                .iter()
-                .enumerate()
-                .map(|(k, c)| {
-                    signed(
-                        10 + k as u64,
-                        "insp",
-                        "open_campaign",
-                        &format!("spot_check/{c}"),
-                        json!({"program": PROGRAM, "year": 2016}),
-                    )
-                })
-                .collect(),
+            [
+                "c2016",
+                "c2016-swapped",
+                "c2016-reordered",
+                "c2016-early",
+                "c2016-undrawn",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                signed(
+                    10 + k as u64,
+                    "insp",
+                    "open_campaign",
+                    &format!("spot_check/{c}"),
+                    json!({"program": PROGRAM, "year": 2016}),
+                )
+            })
+            .collect(),
         ),
     ]
 }
@@ -182,7 +185,10 @@ impl<B: Backend> Played<B> {
     async fn append(&self, at: &str, statements: Vec<VerifiedStatement>) -> u64 {
         self.clock.0.store(ms(at), Ordering::SeqCst);
         for s in statements {
-            self.log.append(s).await.unwrap_or_else(|e| panic!("{at}: {e}"));
+            self.log
+                .append(s)
+                .await
+                .unwrap_or_else(|e| panic!("{at}: {e}"));
         }
         self.log.size().await.unwrap()
     }
@@ -208,7 +214,12 @@ fn households(range: impl Iterator<Item = usize>) -> Vec<String> {
     range.map(|h| format!("h{h}")).collect()
 }
 
-fn record_draw(n: u64, campaign: &str, checkpoint: &str, sample: &[HouseholdId]) -> VerifiedStatement {
+fn record_draw(
+    n: u64,
+    campaign: &str,
+    checkpoint: &str,
+    sample: &[HouseholdId],
+) -> VerifiedStatement {
     signed(
         n,
         "insp",
@@ -285,7 +296,7 @@ async fn draws_on<B: Backend>(
         draw::draw(b, &vkey, &program, 2016, &wrong_root).await,
         Err(DrawError::RootMismatch { .. })
     ));
-    let beyond = note(played.after_close + 5, root);
+    let beyond = note(played.log.size().await.unwrap() + 1, root);
     assert!(matches!(
         draw::draw(b, &vkey, &program, 2016, &beyond).await,
         Err(DrawError::BeyondLog { .. })
@@ -308,8 +319,12 @@ async fn draws_on<B: Backend>(
         Err(DrawError::NoProgram { .. })
     ));
     for e in [
-        draw::draw(b, &vkey, &program, 2016, &early).await.unwrap_err(),
-        draw::draw(b, &vkey, &program, 2016, &forged).await.unwrap_err(),
+        draw::draw(b, &vkey, &program, 2016, &early)
+            .await
+            .unwrap_err(),
+        draw::draw(b, &vkey, &program, 2016, &forged)
+            .await
+            .unwrap_err(),
     ] {
         let text = e.to_string();
         assert!(text.contains(" / "), "bilingual: {text}");
@@ -340,7 +355,9 @@ async fn draws_on<B: Backend>(
         .await;
 
     let campaign = |c: &str| CampaignId::new(c).unwrap();
-    let ok = draw::verify_draw(b, &vkey, &campaign("c2016")).await.unwrap();
+    let ok = draw::verify_draw(b, &vkey, &campaign("c2016"))
+        .await
+        .unwrap();
     assert!(ok.matches(), "{:?}", ok.outcome);
     assert_eq!(ok.recorded.index, after_draws - 4);
     assert_eq!(ok.recorded.year, 2016);
@@ -348,7 +365,11 @@ async fn draws_on<B: Backend>(
         .await
         .unwrap();
     match &bad.outcome {
-        Err(Mismatch::Sample { missing, extra, expected }) => {
+        Err(Mismatch::Sample {
+            missing,
+            extra,
+            expected,
+        }) => {
             assert_eq!(missing, &vec![sample[2].clone()]);
             assert_eq!(extra, &vec![outsider.clone()]);
             assert_eq!(expected, &sample);
@@ -480,5 +501,9 @@ fn sample_sizes_round_up_and_stay_within_the_eligible() {
     assert_eq!(all.len(), 9);
     let some = draw::select(&root, &eligible, 300);
     assert_eq!(some.len(), 3);
-    assert_eq!(some[..], all[..3], "a smaller rate takes a prefix of the same order");
+    assert_eq!(
+        some[..],
+        all[..3],
+        "a smaller rate takes a prefix of the same order"
+    );
 }

@@ -233,8 +233,7 @@ CREATE TABLE checkpoints (
 CREATE TABLE cosignatures (
     size        BIGINT NOT NULL,
     witness     TEXT   NOT NULL,  -- the witness's key name
-    line        TEXT   NOT NULL,  -- the full signature line, "— <name> <base64>
-"
+    line        TEXT   NOT NULL,  -- the full signature line: "— <name> <base64>", newline
     added_at_ms BIGINT NOT NULL,
     CONSTRAINT cosignatures_pkey PRIMARY KEY (size, witness),
     CONSTRAINT cosignatures_size_fkey FOREIGN KEY (size) REFERENCES checkpoints (size)

@@ -242,7 +242,7 @@ impl Service {
 
     /// The log's size, from the public tree head.
     pub async fn size(&self) -> u64 {
-        let (status, v) = self.get("/v1/checkpoint").await;
+        let (status, v) = self.get("/v1/tree-head").await;
         assert_eq!(status, 200, "{v}");
         v["size"].as_u64().expect("a size")
     }

@@ -31,7 +31,7 @@ async fn a_statement_is_appended_and_sending_it_again_returns_the_same_receipt()
     assert_eq!(s.size().await, 1);
 
     // The tree head names the log's origin and its one leaf.
-    let (status, head) = s.get("/v1/checkpoint").await;
+    let (status, head) = s.get("/v1/tree-head").await;
     assert_eq!(status, 200);
     assert_eq!(head["origin"], "bangfu.example/gulou");
     // A one-leaf tree's root is its leaf hash.
@@ -57,7 +57,8 @@ async fn each_role_reads_only_what_it_may() {
         assert_eq!(v["error"]["code"], "unauthenticated");
     }
     for path in [
-        "/v1/checkpoint",
+        "/v1/tree-head",
+        "/v1/checkpoints",
         "/v1/entries?limit=2",
         "/v1/entries/0",
         "/v1/proofs/inclusion?index=1",
@@ -237,8 +238,8 @@ async fn proofs_verify_against_the_tree_heads() {
     let s = Service::start("e2e_proofs").await;
     let size = setup_district(&s).await;
 
-    let (_, old) = s.get("/v1/checkpoint?at_size=5").await;
-    let (_, new) = s.get("/v1/checkpoint").await;
+    let (_, old) = s.get("/v1/tree-head?size=5").await;
+    let (_, new) = s.get("/v1/tree-head").await;
     assert_eq!(new["size"], size);
     assert!(
         new["checkpoint"]

@@ -48,7 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|w| {
             CosignerKey::parse(w.trim()).map_err(|e| {
-                anyhow::anyhow!("--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}")
+                anyhow::anyhow!(
+                    "--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}"
+                )
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch; each subcommand lives in its own file.
 
+mod anomalies;
 mod checkpoint;
 mod commands;
 mod demo;
@@ -31,6 +32,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Look for irregularities, each with the entries behind it: late records, bursts, copied
+    /// diaries, … / 异常线索
+    Anomalies(anomalies::Args),
     /// Check a proof offline against the log's vkey / 离线核验证明
     CheckProof(prove::CheckArgs),
     /// Sign a checkpoint of the local store now and gather cosignatures / 立即签署检查点
@@ -69,6 +73,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Anomalies(args) => anomalies::run(args),
         Command::CheckProof(args) => prove::check(args),
         Command::Commands(args) => commands::run(args),
         Command::Export(args) => export::run(args),

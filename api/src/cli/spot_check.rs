@@ -244,20 +244,31 @@ fn run_draw(args: DrawArgs) -> anyhow::Result<()> {
     let (drawn, outcome) = rt.block_on(async {
         let store = args.store.open_existing().await?;
         with_store!(store, |backend, _views| {
-            let drawn = draw_for_campaign(&backend, &vkey, &program, args.year, &campaign, args.checkpoint).await?;
+            let drawn = draw_for_campaign(
+                &backend,
+                &vkey,
+                &program,
+                args.year,
+                &campaign,
+                args.checkpoint,
+            )
+            .await?;
             let outcome = match (&key, args.dry_run) {
                 (Some(key), false) => {
                     let statement = record_draw_statement(key, &campaign, &drawn)?;
                     let id = statement.body.id.to_string();
                     let signed_at = statement.body.signed_at.to_string();
-                    let bytes = jcs::to_vec(&statement.to_json()).context("encoding record_draw")?;
+                    let bytes =
+                        jcs::to_vec(&statement.to_json()).context("encoding record_draw")?;
                     let outcome = match &args.to {
                         // ureq blocks: keep it off the runtime's threads.
                         Some(url) => {
                             let url = url.clone();
-                            tokio::task::spawn_blocking(move || submit::send(&url, &bytes, &id, &signed_at))
-                                .await
-                                .context("sending record_draw")??
+                            tokio::task::spawn_blocking(move || {
+                                submit::send(&url, &bytes, &id, &signed_at)
+                            })
+                            .await
+                            .context("sending record_draw")??
                         }
                         None => submit::append(backend, &bytes).await?,
                     };
@@ -376,7 +387,10 @@ fn print_draw(
         drawn.eligible,
         drawn.sample.len()
     );
-    println!("  {:>4}  {:<24}  rank = SHA-256(root || id)", "#", "household / 户");
+    println!(
+        "  {:>4}  {:<24}  rank = SHA-256(root || id)",
+        "#", "household / 户"
+    );
     for (k, d) in drawn.sample.iter().enumerate() {
         println!("  {:>4}  {:<24}  {}", k + 1, d.household, d.rank.to_hex());
     }
@@ -428,7 +442,10 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<()> {
         Ok(c) => c,
         Err(e) => {
             if json {
-                println!("{}", json!({"ok": false, "cannot_verify": format!("{e:#}")}));
+                println!(
+                    "{}",
+                    json!({"ok": false, "cannot_verify": format!("{e:#}")})
+                );
             } else {
                 eprintln!("无法核验 / could not verify: {e:#}");
             }

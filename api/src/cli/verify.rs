@@ -107,7 +107,9 @@ fn check(args: Args) -> anyhow::Result<Result<Report, (Failure, Report)>> {
         .as_deref()
         .map(|v| {
             VerifierKey::parse(v.trim()).map_err(|e| {
-                anyhow::anyhow!("--log-vkey is not a log verifier key (<origin>+<hex id>+<base64>): {e}")
+                anyhow::anyhow!(
+                    "--log-vkey is not a log verifier key (<origin>+<hex id>+<base64>): {e}"
+                )
             })
         })
         .transpose()?;
@@ -116,7 +118,9 @@ fn check(args: Args) -> anyhow::Result<Result<Report, (Failure, Report)>> {
         .iter()
         .map(|w| {
             CosignerKey::parse(w.trim()).map_err(|e| {
-                anyhow::anyhow!("--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}")
+                anyhow::anyhow!(
+                    "--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}"
+                )
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -170,13 +174,11 @@ fn check(args: Args) -> anyhow::Result<Result<Report, (Failure, Report)>> {
                 use bangfu_store::backend::Backend;
                 let total = backend.size().await?;
                 let bar = bar(total, "核验 / verifying");
-                let outcome = verify::verify_store(
-                    &backend,
-                    &trust,
-                    since.as_deref(),
-                    &mut |done, _| bar.set_position(done),
-                )
-                .await;
+                let outcome =
+                    verify::verify_store(&backend, &trust, since.as_deref(), &mut |done, _| {
+                        bar.set_position(done)
+                    })
+                    .await;
                 bar.finish_and_clear();
                 Ok::<_, anyhow::Error>(outcome)
             })
@@ -221,7 +223,10 @@ fn print_report(report: &Report, failure: Option<&Failure>, json: bool) {
                 .unwrap_or_else(|| "-".into())
         );
         if !report.cosigned_by.is_empty() {
-            println!("  见证副署 / cosigned by: {}", report.cosigned_by.join(", "));
+            println!(
+                "  见证副署 / cosigned by: {}",
+                report.cosigned_by.join(", ")
+            );
         }
     }
     if report.vault_rows > 0 {

@@ -11,9 +11,9 @@ use super::serve::{LogFormat, init_logging, shutdown_signal};
 use super::store::runtime;
 use anyhow::Context;
 use bangfu_api::keyfile;
+use bangfu_api::witness::Witness;
 use bangfu_api::witness::http;
 use bangfu_api::witness::state::StateFile;
-use bangfu_api::witness::Witness;
 use bangfu_ledger::cosignature::Cosigner;
 use bangfu_ledger::note::VerifierKey;
 use std::io::Read;
@@ -108,9 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn init(args: InitArgs) -> anyhow::Result<()> {
     let key = keyfile::generate()?;
     // Check the name before anything is written.
-    let cosigner = Cosigner::new(&args.name, key.clone()).map_err(|e| {
-        anyhow::anyhow!("见证人名称无效 / --name {:?}: {e}", args.name)
-    })?;
+    let cosigner = Cosigner::new(&args.name, key.clone())
+        .map_err(|e| anyhow::anyhow!("见证人名称无效 / --name {:?}: {e}", args.name))?;
     keyfile::write(&args.key, &args.name, &key)?;
     let vkey = cosigner.cosigner_key().to_string();
     if args.json {

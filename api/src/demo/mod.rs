@@ -287,19 +287,10 @@ async fn draw<B: Backend>(
         .context("signing the checkpoint to draw from")?;
     let note = checkpoint.cosigned_note();
     let program = ProgramId::new(plan::PROGRAM).map_err(anyhow::Error::msg)?;
-    let drawn = bangfu_inspect::draw::draw(
-        backend,
-        &signer.verifier_key(),
-        &program,
-        plan::YEAR,
-        &note,
-    )
-    .await?;
-    let sample: Vec<String> = drawn
-        .households()
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let drawn =
+        bangfu_inspect::draw::draw(backend, &signer.verifier_key(), &program, plan::YEAR, &note)
+            .await?;
+    let sample: Vec<String> = drawn.households().into_iter().map(String::from).collect();
     a.args = json!({"checkpoint": note, "sample": sample});
     let body = player.sign(a)?;
     if let Some(Err(e)) = player.submit_in_order(&[body]).await.pop() {

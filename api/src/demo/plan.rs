@@ -237,10 +237,6 @@ impl Story {
         self.holders.get(key).map_or("?", String::as_str)
     }
 
-    pub fn household_ids(&self) -> Vec<String> {
-        self.households.iter().map(|h| h.id.clone()).collect()
-    }
-
     fn sort(&mut self) {
         self.actions.sort_by_key(Action::order);
     }

@@ -182,9 +182,7 @@ impl Checkpointer {
             .witnesses
             .iter()
             .map(|w| {
-                let outcome = outcomes
-                    .remove(w.name())
-                    .unwrap_or(WitnessOutcome::Already);
+                let outcome = outcomes.remove(w.name()).unwrap_or(WitnessOutcome::Already);
                 (w.clone(), outcome)
             })
             .collect();
@@ -453,9 +451,11 @@ impl From<CheckpointingError> for ApiError {
     fn from(e: CheckpointingError) -> ApiError {
         match e {
             CheckpointingError::Store(s) => s.into(),
-            CheckpointingError::Inconsistent(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "inconsistent", e.to_string())
-            }
+            CheckpointingError::Inconsistent(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "inconsistent",
+                e.to_string(),
+            ),
             CheckpointingError::Sign(_) => {
                 ApiError::new(StatusCode::CONFLICT, "cannot_sign", e.to_string())
             }

@@ -44,7 +44,10 @@ impl fmt::Display for ClientError {
                 "无法连接见证人 / could not reach the witness: {why}; it will be asked again next round"
             ),
             ClientError::Refused { status, message } => {
-                write!(f, "见证人拒绝 / the witness refused (HTTP {status}): {message}")
+                write!(
+                    f,
+                    "见证人拒绝 / the witness refused (HTTP {status}): {message}"
+                )
             }
             ClientError::BadAnswer(why) => write!(
                 f,
@@ -150,12 +153,7 @@ impl WitnessEndpoint {
 
     /// Asks the witness to cosign `note` (the checkpoint as the log signed it), given a proof from
     /// `old_size`; returns the witness's cosignature line (`— <name> <base64>\n`) once it verifies.
-    pub fn cosign(
-        &self,
-        old_size: u64,
-        proof: &[Hash],
-        note: &str,
-    ) -> Result<String, ClientError> {
+    pub fn cosign(&self, old_size: u64, proof: &[Hash], note: &str) -> Result<String, ClientError> {
         let lines = add_checkpoint(&self.url, old_size, proof, note)?;
         let base = Note::parse(note.as_bytes())
             .map_err(|e| ClientError::BadAnswer(format!("the note is not a signed note: {e}")))?;
@@ -214,9 +212,7 @@ impl FromStr for WitnessEndpoint {
         Err(format!(
             "见证人格式应为 URL=VKEY / a witness is given as URL=VKEY, e.g. \
              http://witness.example:8090=witness.example/w1+1a2b3c4d+BB…{}",
-            last_error
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default()
+            last_error.map(|e| format!(" ({e})")).unwrap_or_default()
         ))
     }
 }
@@ -235,7 +231,11 @@ mod tests {
         assert_eq!(e.url, "http://127.0.0.1:9/x?a=b");
         assert_eq!(e.key.to_string(), vkey);
         assert_eq!(e.to_string(), format!("http://127.0.0.1:9/x?a=b={vkey}"));
-        for bad in [vkey.clone(), format!("ftp://x={vkey}"), "http://x=nokey".into()] {
+        for bad in [
+            vkey.clone(),
+            format!("ftp://x={vkey}"),
+            "http://x=nokey".into(),
+        ] {
             let err = bad.parse::<WitnessEndpoint>().unwrap_err();
             assert!(err.contains("URL=VKEY"), "{err}");
         }

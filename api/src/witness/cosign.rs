@@ -14,7 +14,7 @@
 use super::state::{Cosigned, StateFile};
 use bangfu_ledger::Hash;
 use bangfu_ledger::checkpoint::Checkpoint;
-use bangfu_ledger::cosignature::{CosignerKey, Cosigner};
+use bangfu_ledger::cosignature::{Cosigner, CosignerKey};
 use bangfu_ledger::merkle::verify_consistency;
 use bangfu_ledger::note::{MAX_NOTE_BYTES, Note, NoteSignature, Verifier, VerifierKey};
 use bangfu_ledger::tlog_proof::parse_consistency_proof;

@@ -86,8 +86,8 @@ async fn add_checkpoint(
             text(StatusCode::OK, lines)
         }
         Ok(Err(refusal)) => {
-            let status = StatusCode::from_u16(refusal.status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if status.is_server_error() {
                 tracing::error!(status = status.as_u16(), reason = %refusal, "refused");
             } else {
@@ -107,7 +107,9 @@ async fn add_checkpoint(
             tracing::error!(error = %e, "the cosigning task failed");
             text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                line("见证内部错误 / the witness failed internally; nothing was cosigned, try again"),
+                line(
+                    "见证内部错误 / the witness failed internally; nothing was cosigned, try again",
+                ),
             )
         }
     }

@@ -74,7 +74,9 @@ impl StateFile {
         let lock = lock(path)?;
         let logs = match File::open(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => bail!("无法读取见证状态 {shown} / cannot read the witness state {shown}: {e}"),
+            Err(e) => {
+                bail!("无法读取见证状态 {shown} / cannot read the witness state {shown}: {e}")
+            }
             Ok(f) => {
                 let mut text = Vec::new();
                 std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_STATE_FILE), &mut text)
@@ -265,8 +267,11 @@ mod tests {
         let s = StateFile::open(&path).unwrap();
         assert_eq!(s.get("o").map(|c| (c.size, c.root)), Some((7, root)));
         drop(s);
-        std::fs::write(&path, b"{\"format\": \"bangfu-witness-state-v1\", \"logs\": {\"o\": {}}}")
-            .unwrap();
+        std::fs::write(
+            &path,
+            b"{\"format\": \"bangfu-witness-state-v1\", \"logs\": {\"o\": {}}}",
+        )
+        .unwrap();
         let e = StateFile::open(&path).unwrap_err().to_string();
         assert!(e.contains("damaged") && e.contains("backup"), "{e}");
     }
