@@ -488,8 +488,7 @@ fn register(dir: &Path, store: &[&str], n: u32) {
     ok(dir, &["keygen", "--out", &key, "--json"]);
     let public: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(&key)).unwrap()).unwrap();
-    let args =
-        json!({"key": public["public_key"], "holder": format!("person/p{n}"), "roles": ["cadre"]});
+    let args = json!({"key": public["public_key"], "holder": format!("person/p{n}"), "roles": ["inspector"]});
     ok(
         dir,
         &[

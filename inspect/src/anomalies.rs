@@ -460,7 +460,11 @@ pub async fn detect<B: Backend, V: ViewStore>(
         }
     }
     findings.sort_by(|a, b| {
-        (a.kind, a.entries.first(), &a.description).cmp(&(b.kind, b.entries.first(), &b.description))
+        (a.kind, a.entries.first(), &a.description).cmp(&(
+            b.kind,
+            b.entries.first(),
+            &b.description,
+        ))
     });
     let mut counts: BTreeMap<Kind, u64> = Kind::ALL
         .into_iter()
@@ -527,7 +531,12 @@ pub fn table(report: &Report, mut stamp: Vec<(String, String)>) -> Table {
                     Cell::Text(f.kind.code().into()),
                     Cell::Text(f.severity.label().into()),
                     text(f.date.map(|d| d.to_string()).unwrap_or_default()),
-                    text(f.household.as_ref().map(|h| h.to_string()).unwrap_or_default()),
+                    text(
+                        f.household
+                            .as_ref()
+                            .map(|h| h.to_string())
+                            .unwrap_or_default(),
+                    ),
                     text(
                         f.cadres
                             .iter()
@@ -740,13 +749,17 @@ impl Facts {
                 }
                 (
                     "pairing",
-                    "PairingFormed" | "HandoverCompleted" | "PairingEnded" | "VisitRecorded"
-                    | "VisitRetracted" | "PersonalDonationRecorded" | "DonationAcknowledged",
+                    "PairingFormed"
+                    | "HandoverCompleted"
+                    | "PairingEnded"
+                    | "VisitRecorded"
+                    | "VisitRetracted"
+                    | "PersonalDonationRecorded"
+                    | "DonationAcknowledged",
                 ) => self.pairing(e, index, recorded)?,
-                (
-                    "fund",
-                    "Disbursed" | "DisbursementAcknowledged" | "DisbursementReversed",
-                ) => self.fund(e, index, recorded)?,
+                ("fund", "Disbursed" | "DisbursementAcknowledged" | "DisbursementReversed") => {
+                    self.fund(e, index, recorded)?
+                }
                 ("spot_check", "CampaignOpened" | "RevisitRecorded") => {
                     self.spot_check(e, index, recorded)?
                 }
@@ -820,7 +833,12 @@ impl Facts {
         }
     }
 
-    fn pairing(&mut self, e: &Event, index: u64, recorded: Date) -> std::result::Result<(), String> {
+    fn pairing(
+        &mut self,
+        e: &Event,
+        index: u64,
+        recorded: Date,
+    ) -> std::result::Result<(), String> {
         let p = self.pairing_slot(&e.aggregate_id)?;
         match decode::<PairingEvent>(e)? {
             PairingEvent::PairingFormed(f) => {
@@ -840,7 +858,15 @@ impl Facts {
                 let old = std::mem::take(&mut self.pairings[p as usize].team);
                 for &c in old.difference(&new) {
                     let by = LeftBy::Handover;
-                    self.leave(p, c, Leave { date: h.date, index, by });
+                    self.leave(
+                        p,
+                        c,
+                        Leave {
+                            date: h.date,
+                            index,
+                            by,
+                        },
+                    );
                 }
                 let pf = &mut self.pairings[p as usize];
                 for &c in new.difference(&old) {
@@ -856,7 +882,15 @@ impl Facts {
                 let old = std::mem::take(&mut self.pairings[p as usize].team);
                 for c in old {
                     let by = LeftBy::Ended;
-                    self.leave(p, c, Leave { date: x.date, index, by });
+                    self.leave(
+                        p,
+                        c,
+                        Leave {
+                            date: x.date,
+                            index,
+                            by,
+                        },
+                    );
                 }
             }
             PairingEvent::VisitRecorded(v) => {
@@ -1247,7 +1281,7 @@ impl Facts {
                 cadres: vec![self.cadres.of(v.cadre).clone()],
                 date: Some(v.date),
                 description: format!(
-                    "{who} 已于 {ld}（{zh}）离开，却记录了 {date} 对 {h} 的走访（{id}，{rec} 录入）/ {who} left on {ld} ({en}) yet recorded a visit to household {h} dated {date} ({id}, entered on {rec})",
+                    "{who} 已于 {ld}（{zh}）离开，却记录了 {date} 对 {h} 的走访（{id}，{rec} 录入） / {who} left on {ld} ({en}) yet recorded a visit to household {h} dated {date} ({id}, entered on {rec})",
                     ld = left.date,
                     date = v.date,
                     id = v.id,
@@ -1297,7 +1331,7 @@ impl Facts {
                 cadres: vec![self.cadres.of(*through).clone()],
                 date: Some(d.date),
                 description: format!(
-                    "{f} 于 {date} 经 {who} 发放给 {h} 的 {zh}（{id}）已 {age} 天未获该户确认（该户持有联系卡）/ {en} paid by fund {f} to household {h} through {who} on {date} ({id}) is still unacknowledged after {age} days, though the household holds a contact card",
+                    "{f} 于 {date} 经 {who} 发放给 {h} 的 {zh}（{id}）已 {age} 天未获该户确认（该户持有联系卡） / {en} paid by fund {f} to household {h} through {who} on {date} ({id}) is still unacknowledged after {age} days, though the household holds a contact card",
                     date = d.date,
                 ),
                 entries: vec![d.index],
@@ -1336,7 +1370,10 @@ impl Facts {
             let mut chain: Vec<u32> = Vec::new();
             for s in slots {
                 if let Some(&last) = chain.last()
-                    && self.helps[last as usize].date.days_until(self.helps[s as usize].date) > w
+                    && self.helps[last as usize]
+                        .date
+                        .days_until(self.helps[s as usize].date)
+                        > w
                 {
                     self.duplicate(household, &chain, out);
                     chain.clear();
@@ -1383,8 +1420,18 @@ impl Facts {
             cadres: cadres.into_iter().collect(),
             date: Some(from),
             description: format!(
-                "{h} 在 {from}–{to} 间 {n} 次登记了相同的 {zh}：{zs} / household {h} is recorded as receiving the same {en} {n} times between {from} and {to}: {es}",
+                "{h} {zh_when} {n} 次登记了相同的 {zh}：{zs} / household {h} is recorded as receiving the same {en} {n} times {en_when}: {es}",
                 n = records.len(),
+                zh_when = if from == to {
+                    format!("在 {from}")
+                } else {
+                    format!("在 {from}–{to} 间")
+                },
+                en_when = if from == to {
+                    format!("on {from}")
+                } else {
+                    format!("between {from} and {to}")
+                },
                 zs = zh_src.join("；"),
                 es = en_src.join("; "),
             ),
@@ -1422,7 +1469,7 @@ impl Facts {
                     cadres: vec![self.cadres.of(s.cadre).clone()],
                     date: Some(r.date),
                     description: format!(
-                        "抽查 {c} 于 {d} {zh_m}回访 {h}，未能证实账本所记的{zh}{zh_w}（{who}）/ spot check {c} revisited household {h} {en_m} on {d} and did not confirm the {en} the log records{en_w} ({who})",
+                        "抽查 {c} 于 {d} {zh_m}回访 {h}，未能证实账本所记 {zh}{zh_w}（{who}） / spot check {c} revisited household {h} {en_m} on {d} and did not confirm the {en} the log records{en_w} ({who})",
                         c = r.campaign,
                         d = r.date,
                         h = r.household,
@@ -1435,7 +1482,7 @@ impl Facts {
         }
         if unknown > 0 {
             notes.push(format!(
-                "另有 {unknown} 项回访“未证实”的对象在账本中不存在（编号有误？）/ {unknown} more not-confirmed revisit findings name records the log does not hold (a mistyped id?)"
+                "另有 {unknown} 项回访“未证实”的对象在账本中不存在（编号有误？） / {unknown} more not-confirmed revisit findings name records the log does not hold (a mistyped id?)"
             ));
         }
     }
@@ -1496,7 +1543,9 @@ struct Subject {
 }
 
 fn is_burst(n: u64, total: u64, o: &Options) -> bool {
-    total > 0 && n >= u64::from(o.burst_min_visits) && n * 100 >= u64::from(o.burst_min_percent) * total
+    total > 0
+        && n >= u64::from(o.burst_min_visits)
+        && n * 100 >= u64::from(o.burst_min_percent) * total
 }
 
 fn single(households: &[String]) -> Option<HouseholdId> {
@@ -1508,12 +1557,7 @@ fn single(households: &[String]) -> Option<HouseholdId> {
 
 /// The first `n` items, then how many more.
 fn list(items: &[String], n: usize) -> String {
-    let mut s = items
-        .iter()
-        .take(n)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut s = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
     if items.len() > n {
         s.push_str(&format!(" … (+{})", items.len() - n));
     }
@@ -2044,13 +2088,17 @@ mod tests {
 
     #[test]
     fn normalising_drops_spacing_punctuation_and_width() {
-        let a: String = normalise("走访 王大爷，了解近况。ＡＢＣ１２３!").into_iter().collect();
+        let a: String = normalise("走访 王大爷，了解近况。ＡＢＣ１２３!")
+            .into_iter()
+            .collect();
         assert_eq!(a, "走访王大爷了解近况abc123");
     }
 
     #[test]
     fn similarity_is_exact_jaccard_of_shingles() {
-        let base = normalise("今天上门走访，老人腿脚不便，家中漏雨，已联系社区安排维修，并送去大米和食用油。");
+        let base = normalise(
+            "今天上门走访，老人腿脚不便，家中漏雨，已联系社区安排维修，并送去大米和食用油。",
+        );
         let mut near = base.clone();
         near[3] = '访';
         let other = normalise("孩子学费已协调学校减免，下学期开学前再回访一次确认落实情况。");

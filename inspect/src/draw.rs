@@ -481,7 +481,10 @@ impl fmt::Display for Mismatch {
                 .join(", ")
         };
         match self {
-            Mismatch::Checkpoint(e) => write!(f, "记录的检查点不可用于抽样 / {e}"),
+            Mismatch::Checkpoint(e) => write!(
+                f,
+                "记录的抽样无法成立 / the recorded draw does not hold: {e}"
+            ),
             Mismatch::Sample { missing, extra, .. } => {
                 write!(
                     f,

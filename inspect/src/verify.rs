@@ -180,12 +180,35 @@ impl<B: Backend> Source<'_, B> {
     }
 }
 
+/// Where a checkpoint to check against the entries comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// One the log signed, kept in the store; `witnessed` when a trusted witness cosigned it (a
+    /// witness cosigns only consistent extensions, so such a checkpoint is a prefix of every
+    /// later one it cosigned).
+    Store { witnessed: bool },
+    /// The bundle's own checkpoint.
+    Bundle,
+    /// The checkpoint the inspector saved earlier (`--since`).
+    Since,
+}
+
 /// A checkpoint to check once the stream reaches its size.
 struct Expected {
     size: u64,
     root: Hash,
-    /// What it is, for messages: "the checkpoint of size 120 signed by the log".
-    what: String,
+    origin: Origin,
+}
+
+impl Expected {
+    /// What it is, for messages.
+    fn what(&self) -> String {
+        match self.origin {
+            Origin::Store { .. } => format!("the checkpoint of size {} the log signed", self.size),
+            Origin::Bundle => format!("the bundle's checkpoint (size {})", self.size),
+            Origin::Since => format!("the checkpoint you saved (--since, size {})", self.size),
+        }
+    }
 }
 
 /// Vault commitments, each marked once an entry is seen to hold it.
@@ -315,10 +338,23 @@ pub async fn verify_store<B: Backend>(
     let mut notes: Vec<StoredCheckpoint> = Vec::new();
     let mut from = 0;
     loop {
-        let page = backend
-            .checkpoints(from, PAGE)
-            .await
-            .map_err(CannotVerify::Store)?;
+        let page = match backend.checkpoints(from, PAGE).await {
+            Ok(page) => page,
+            // The store checks each row against its note as it reads: a hand-edited row.
+            Err(StoreError::Corrupt(why)) => {
+                return Ok(Err((
+                    Failure {
+                        index: None,
+                        kind: "checkpoint",
+                        reason: format!(
+                            "存储的检查点被改动 / a stored checkpoint was altered: {why}"
+                        ),
+                    },
+                    report,
+                )));
+            }
+            Err(e) => return Err(CannotVerify::Store(e)),
+        };
         let Some(last) = page.last() else { break };
         from = last.size + 1;
         notes.extend(page);
@@ -328,34 +364,27 @@ pub async fn verify_store<B: Backend>(
     };
     let prepared = (|| -> Result<(), Failure> {
         for c in &notes {
-            let what = format!("检查点 {} / the checkpoint of size {}", c.size, c.size);
+            let what = format!("the checkpoint of size {} the log signed", c.size);
             let note = parse_note(&c.cosigned_note(), &what)?;
             let (checkpoint, cosigned_by) = open_checkpoint(&note, trust, &what)?;
             if checkpoint.size != c.size || checkpoint.root != c.root {
                 return fail(
                     None,
                     "checkpoint",
-                    format!("{what}: its stored size and root are not the ones its note signed"),
-                );
-            }
-            if c.size > total {
-                return fail(
-                    Some(total),
-                    "truncated",
                     format!(
-                        "账本被截断 / the log holds {total} entries but the log signed a checkpoint of size {}: entries {total}..{} were removed",
-                        c.size,
-                        c.size - 1
+                        "存储的检查点被改动 / {what}: its stored size and root are not the ones its note signed"
                     ),
                 );
             }
             report.latest_checkpoint = Some(c.size);
-            report.cosigned_by = cosigned_by;
             expected.push(Expected {
                 size: c.size,
                 root: checkpoint.root,
-                what,
+                origin: Origin::Store {
+                    witnessed: !cosigned_by.is_empty(),
+                },
             });
+            report.cosigned_by = cosigned_by;
         }
         Ok(())
     })();
@@ -363,17 +392,27 @@ pub async fn verify_store<B: Backend>(
         return Ok(Err((f, report)));
     }
     if let Some(text) = since {
-        match since_checkpoint(text, trust, total) {
+        match since_checkpoint(text, trust) {
             Ok(e) => expected.push(e),
             Err(f) => return Ok(Err((f, report))),
         }
     }
     let mut after = None;
     loop {
-        let page = backend
-            .openings(after, PAGE)
-            .await
-            .map_err(CannotVerify::Store)?;
+        let page = match backend.openings(after, PAGE).await {
+            Ok(page) => page,
+            Err(StoreError::Corrupt(why)) => {
+                return Ok(Err((
+                    Failure {
+                        index: None,
+                        kind: "vault",
+                        reason: format!("保管库的一行无法读取 / a vault row is unreadable: {why}"),
+                    },
+                    report,
+                )));
+            }
+            Err(e) => return Err(CannotVerify::Store(e)),
+        };
         let Some(last) = page.last() else { break };
         after = Some(last.commitment.0);
         for o in &page {
@@ -430,7 +469,7 @@ pub async fn verify_bundle(
     };
     let total = bundle.count_entries().map_err(CannotVerify::Bundle)?;
     let mut report = Report::default();
-    let what = "导出包的检查点 / the bundle's checkpoint".to_owned();
+    let what = "the bundle's checkpoint".to_owned();
     let (checkpoint, cosigned_by) = match open_checkpoint(&bundle.checkpoint, &trust, &what) {
         Ok(c) => c,
         Err(f) => return Ok(Err((f, report))),
@@ -440,10 +479,10 @@ pub async fn verify_bundle(
     let mut expected = vec![Expected {
         size: checkpoint.size,
         root: checkpoint.root,
-        what,
+        origin: Origin::Bundle,
     }];
     if let Some(text) = since {
-        match since_checkpoint(text, &trust, total) {
+        match since_checkpoint(text, &trust) {
             Ok(e) => expected.push(e),
             Err(f) => return Ok(Err((f, report))),
         }
@@ -493,19 +532,7 @@ pub async fn verify_bundle(
     if let Err(f) = stream(source, total, expected, &mut vault, &mut report, progress).await? {
         return Ok(Err((f, report)));
     }
-    let covered = if report.entries < checkpoint.size {
-        fail(
-            Some(report.entries),
-            "truncated",
-            format!(
-                "导出包被截断 / the bundle holds {} entries but its checkpoint is of size {}: entries {}..{} are missing",
-                report.entries,
-                checkpoint.size,
-                report.entries,
-                checkpoint.size - 1
-            ),
-        )
-    } else if report.entries > checkpoint.size {
+    let covered = if report.entries > checkpoint.size {
         fail(
             Some(checkpoint.size),
             "checkpoint",
@@ -526,24 +553,14 @@ pub async fn verify_bundle(
     })
 }
 
-fn since_checkpoint(text: &str, trust: &Trust, total: u64) -> Result<Expected, Failure> {
-    let what = "您保存的检查点 / the checkpoint you saved (--since)".to_owned();
+fn since_checkpoint(text: &str, trust: &Trust) -> Result<Expected, Failure> {
+    let what = "the checkpoint you saved (--since)".to_owned();
     let note = parse_note(text, &what)?;
     let (checkpoint, _) = open_checkpoint(&note, trust, &what)?;
-    if checkpoint.size > total {
-        return fail(
-            Some(total),
-            "since",
-            format!(
-                "账本比您保存的检查点还短 / the log holds {total} entries, fewer than the {} of the checkpoint you saved: it was truncated or rolled back",
-                checkpoint.size
-            ),
-        );
-    }
     Ok(Expected {
         size: checkpoint.size,
         root: checkpoint.root,
-        what,
+        origin: Origin::Since,
     })
 }
 
@@ -586,8 +603,10 @@ fn entry_failure(e: VerifyError) -> Failure {
 struct Pending {
     expected: Vec<Expected>,
     next: usize,
-    /// The largest checkpoint size that matched so far: where a mismatch can begin.
+    /// The largest checkpoint size that matched so far: where a rewrite can begin.
     matched: u64,
+    /// The same, counting only checkpoints a forger cannot make: witnessed ones and `--since`.
+    matched_trusted: u64,
 }
 
 impl Pending {
@@ -603,24 +622,35 @@ impl Pending {
             .filter(|e| e.size == verifier.size())
         {
             let root = verifier.settled_root().map_err(entry_failure)?;
-            let since = e.what.contains("--since");
+            let since = e.origin == Origin::Since;
             if root != e.root {
+                // A `--since` checkpoint is the inspector's own evidence: the log's checkpoints
+                // that still match count only if a trusted witness cosigned them.
+                let from = if since {
+                    self.matched_trusted
+                } else {
+                    self.matched
+                };
+                let range = if from + 1 < e.size {
+                    format!("between entries {from} and {}", e.size - 1)
+                } else {
+                    format!("at entry {from}")
+                };
                 return fail(
-                    Some(self.matched),
+                    Some(from),
                     if since { "since" } else { "checkpoint" },
                     format!(
-                        "账本与{} 不符 / the log does not extend {}: its first {} entries hash to {root}, not {}; it matched up to size {}, so it was rewritten between entries {} and {}",
-                        e.what,
-                        e.what,
+                        "账本与检查点不符 / the log does not extend {}: its first {} entries hash to {root}, not {}; it was rewritten {range}",
+                        e.what(),
                         e.size,
                         e.root,
-                        self.matched,
-                        self.matched,
-                        e.size.saturating_sub(1)
                     ),
                 );
             }
             self.matched = e.size;
+            if matches!(e.origin, Origin::Since | Origin::Store { witnessed: true }) {
+                self.matched_trusted = e.size;
+            }
             if since {
                 report.since = Some(e.size);
             } else {
@@ -629,6 +659,27 @@ impl Pending {
             self.next += 1;
         }
         Ok(())
+    }
+
+    /// After the last entry: a checkpoint past the end means entries were removed.
+    fn past_the_end(&self, size: u64) -> Result<(), Failure> {
+        let Some(e) = self.expected.get(self.next) else {
+            return Ok(());
+        };
+        let (kind, who) = match e.origin {
+            Origin::Since => ("since", "the checkpoint you saved"),
+            Origin::Bundle => ("truncated", "the bundle's checkpoint"),
+            Origin::Store { .. } => ("truncated", "a checkpoint the log signed"),
+        };
+        fail(
+            Some(size),
+            kind,
+            format!(
+                "账本被截断 / the log holds {size} entries but {who} is of size {}: entries {size}..{} were removed or the log was rolled back",
+                e.size,
+                e.size - 1
+            ),
+        )
     }
 }
 
@@ -646,6 +697,7 @@ async fn stream<B: Backend>(
         expected,
         next: 0,
         matched: 0,
+        matched_trusted: 0,
     };
     let mut verifier = Verifier::new(Authorize {
         replayer: Replayer::new(),
@@ -677,7 +729,7 @@ async fn stream<B: Backend>(
         Ok((size, root, _)) => {
             report.entries = size;
             report.root = root.to_base64();
-            Ok(Ok(()))
+            Ok(pending.past_the_end(size))
         }
         Err(e) => Ok(Err(entry_failure(e))),
     }

@@ -60,8 +60,10 @@ impl<B: Backend> Ledger<B> {
     /// The log records what follows on `day` (10:00 in Beijing, a minute per statement).
     fn on(&mut self, day: &str) {
         let (y, m, dd) = d(day).ymd();
-        self.clock
-            .store(days_from_civil(y, m, dd) * 86_400_000 + 2 * 3_600_000, Ordering::SeqCst);
+        self.clock.store(
+            days_from_civil(y, m, dd) * 86_400_000 + 2 * 3_600_000,
+            Ordering::SeqCst,
+        );
     }
 
     /// A sealed value whose opening goes to the vault at the end.
@@ -250,7 +252,8 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     }
     for h in 1..=8 {
         let id = format!("h{h}");
-        let sensitive = json!({"hardship": l.seal("因病致贫"), "id_number": l.seal(&format!("35010219600101{h:04}"))});
+        let id_number = l.seal(&format!("35010219600101{h:04}"));
+        let sensitive = json!({"hardship": l.seal("因病致贫"), "id_number": id_number});
         l.submit(
             coord,
             "register_household",
@@ -267,7 +270,8 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
                 coord,
                 "register_key",
                 "authority/test",
-                json!({"key": public(&card), "holder": format!("household/{id}"), "roles": ["household"]}),
+                json!({"key": public(&card), "holder": format!("household/{id}"),
+                       "roles": ["household"]}),
             )
             .await;
             l.submit(
@@ -340,7 +344,10 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     // Control: recorded two days after the visit, within the rule's seven.
     l.on("2016-02-12");
     let diary = l.seal(B);
-    p.0.insert("V1b", visit(l, "c1", "h1", "V1b", "2016-02-10", diary).await);
+    p.0.insert(
+        "V1b",
+        visit(l, "c1", "h1", "V1b", "2016-02-10", diary).await,
+    );
     l.on("2016-02-15");
     let diary = l.seal(SHORT);
     visit(l, "c3", "h3", "V3a", "2016-02-15", diary).await;
@@ -350,7 +357,10 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     // Late record: the visit of 1 February written up on the 20th.
     l.on("2016-02-20");
     let diary = l.seal(A);
-    p.0.insert("V1a", visit(l, "c1", "h1", "V1a", "2016-02-01", diary).await);
+    p.0.insert(
+        "V1a",
+        visit(l, "c1", "h1", "V1a", "2016-02-01", diary).await,
+    );
 
     // Never acknowledged, though h1 holds a card.
     l.on("2016-03-01");
@@ -363,14 +373,20 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     // Copied diary: a near copy for another household …
     l.on("2016-03-03");
     let diary = l.seal(A_NEAR);
-    p.0.insert("V2a", visit(l, "c2", "h2", "V2a", "2016-03-03", diary).await);
+    p.0.insert(
+        "V2a",
+        visit(l, "c2", "h2", "V2a", "2016-03-03", diary).await,
+    );
     l.on("2016-03-05");
     let diary = l.seal(SHORT);
     visit(l, "c2", "h8", "V8a", "2016-03-05", diary).await;
     // … and the same text again for a third.
     l.on("2016-03-10");
     let diary = l.seal(A_SAME);
-    p.0.insert("V6a", visit(l, "c6", "h6", "V6a", "2016-03-10", diary).await);
+    p.0.insert(
+        "V6a",
+        visit(l, "c6", "h6", "V6a", "2016-03-10", diary).await,
+    );
     // A late personal donation (goods).
     l.on("2016-03-20");
     let i = l
@@ -379,7 +395,8 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
             "record_personal_donation",
             "pairing/p:h1",
             json!({"donation_id": "d2", "date": "2016-03-01",
-                   "help": {"form": "in_kind", "items": [{"name": "棉衣", "quantity": 2, "unit_value": 12_000}]},
+                   "help": {"form": "in_kind",
+                            "items": [{"name": "棉衣", "quantity": 2, "unit_value": 12_000}]},
                    "purpose": "living"}),
         )
         .await;
@@ -397,9 +414,13 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     .await;
     l.on("2016-03-28");
     let diary = l.seal(SHORT);
-    p.0.insert("V8b", visit(l, "c2", "h8", "V8b", "2016-03-28", diary).await);
+    p.0.insert(
+        "V8b",
+        visit(l, "c2", "h8", "V8b", "2016-03-28", diary).await,
+    );
     l.on("2016-04-01");
-    l.submit("c5", "accept_handover", "pairing/p:h8", json!({})).await;
+    l.submit("c5", "accept_handover", "pairing/p:h8", json!({}))
+        .await;
 
     // Duplicate claim in kind: the same goods on two days, listed in another order.
     let goods = |first: bool| {
@@ -460,21 +481,35 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     );
     l.on("2016-05-12");
     let diary = l.seal(SHORT);
-    p.0.insert("V6b", visit(l, "c6", "h6", "V6b", "2016-05-10", diary).await);
+    p.0.insert(
+        "V6b",
+        visit(l, "c6", "h6", "V6b", "2016-05-10", diary).await,
+    );
     l.on("2016-05-15");
     let diary = l.seal(SHORT);
     visit(l, "c5", "h8", "V8c", "2016-05-15", diary).await;
     // c6's retirement is recorded on 20 May but dated 1 May: the visit of 10 May came after it.
     l.on("2016-05-20");
     let i = l
-        .submit(coord, "retire_cadre", "cadre/c6", json!({"date": "2016-05-01"}))
+        .submit(
+            coord,
+            "retire_cadre",
+            "cadre/c6",
+            json!({"date": "2016-05-01"}),
+        )
         .await;
     p.0.insert("retire c6", i);
     let diary = l.seal(SHORT);
-    p.0.insert("V7b", visit(l, "c4", "h7", "V7b", "2016-05-20", diary).await);
+    p.0.insert(
+        "V7b",
+        visit(l, "c4", "h7", "V7b", "2016-05-20", diary).await,
+    );
     l.on("2016-06-10");
     let diary = l.seal(SHORT);
-    p.0.insert("V7c", visit(l, "c4", "h7", "V7c", "2016-06-10", diary).await);
+    p.0.insert(
+        "V7c",
+        visit(l, "c4", "h7", "V7c", "2016-06-10", diary).await,
+    );
     // h7's pairing ended on 1 June, recorded on the 20th: the visit of 10 June came after it.
     l.on("2016-06-20");
     let i = l
@@ -491,7 +526,10 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     // V4b's very sealed value.
     l.on("2016-06-26");
     let diary = l.seal(D);
-    p.0.insert("V3c", visit(l, "c3", "h3", "V3c", "2016-06-26", diary).await);
+    p.0.insert(
+        "V3c",
+        visit(l, "c3", "h3", "V3c", "2016-06-26", diary).await,
+    );
     l.on("2016-06-27");
     let reused = l.seal(SHORT);
     p.0.insert(
@@ -500,9 +538,15 @@ async fn story<B: Backend>(l: &mut Ledger<B>) -> Planted {
     );
     l.on("2016-06-28");
     let diary = l.seal(SHORT);
-    p.0.insert("V5a", visit(l, "c3", "h5", "V5a", "2016-06-28", diary).await);
+    p.0.insert(
+        "V5a",
+        visit(l, "c3", "h5", "V5a", "2016-06-28", diary).await,
+    );
     l.on("2016-06-30");
-    p.0.insert("V4c", visit(l, "c3", "h4", "V4c", "2016-06-30", reused).await);
+    p.0.insert(
+        "V4c",
+        visit(l, "c3", "h4", "V4c", "2016-06-30", reused).await,
+    );
 
     // Control: eleven days old at the end, not yet due for acknowledgement.
     l.on("2016-07-01");
@@ -596,10 +640,16 @@ async fn report_now<B: Backend>(backend: &B, options: &Options) -> Report {
     let size = backend.size().await.unwrap();
     let views = projector::as_of(backend, size).await.unwrap();
     let mut calls = Vec::new();
-    let r = anomalies::detect(backend, &views, options, |done, total| calls.push((done, total)))
-        .await
-        .unwrap();
-    assert_eq!(calls.last(), Some(&(size, size)), "progress reaches the end");
+    let r = anomalies::detect(backend, &views, options, |done, total| {
+        calls.push((done, total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        calls.last(),
+        Some(&(size, size)),
+        "progress reaches the end"
+    );
     assert_eq!(r.log_size, size);
     r
 }
@@ -642,7 +692,9 @@ fn check_story(r: &Report, p: &Planted) {
         &[p.at("V3c"), p.at("V4b"), p.at("V5a"), p.at("V4c")],
     );
     assert!(
-        quarter.description.contains("4 of their 5 visits in 2016-Q2 (80%)"),
+        quarter
+            .description
+            .contains("4 of their 5 visits in 2016-Q2 (80%)"),
         "{}",
         quarter.description
     );
@@ -769,7 +821,10 @@ async fn every_planted_anomaly_is_found_on_sqlite_and_nothing_else() {
     check_story(&r, &p);
 
     // The table carries every finding and the header the counts and the vault's coverage.
-    let t = anomalies::table(&r, vec![("log size / 账本条目数".into(), r.log_size.to_string())]);
+    let t = anomalies::table(
+        &r,
+        vec![("log size / 账本条目数".into(), r.log_size.to_string())],
+    );
     t.check().unwrap();
     assert_eq!(t.rows.len(), r.findings.len());
     let text = t.to_text();
@@ -789,7 +844,10 @@ async fn every_planted_anomaly_is_found_on_sqlite_and_nothing_else() {
     );
     assert_eq!(r2.counts.len(), 2);
     assert_eq!(r2.counts[&Kind::LateRecord], 2);
-    assert_eq!(r2.diaries, None, "the vault is not read when diaries are not asked for");
+    assert_eq!(
+        r2.diaries, None,
+        "the vault is not read when diaries are not asked for"
+    );
 
     // Thresholds are options: 30 days allowed makes the 19-day records timely; a 100 % burst
     // share drops c3 (80 %) and c5 (75 %).
@@ -850,7 +908,10 @@ async fn every_planted_anomaly_is_found_on_sqlite_and_nothing_else() {
         vec![vec![p.at("V4b"), p.at("V4c")]]
     );
     let note = r5.diaries.unwrap();
-    assert_eq!((note.sealed, note.without_cleartext, note.compared), (23, 23, 0));
+    assert_eq!(
+        (note.sealed, note.without_cleartext, note.compared),
+        (23, 23, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,7 +930,10 @@ async fn postgres_gives_the_same_report() {
     let mut l2 = Ledger::open(lite).await;
     story(&mut l2).await;
     let r2 = report_now(l2.backend(), &Options::default()).await;
-    assert_eq!(r, r2, "both stores hold the same log, so the same anomalies");
+    assert_eq!(
+        r, r2,
+        "both stores hold the same log, so the same anomalies"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

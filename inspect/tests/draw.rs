@@ -9,7 +9,7 @@ use bangfu_domain::ids::{CampaignId, HouseholdId, ProgramId};
 use bangfu_inspect::draw::{self, DrawError, Mismatch};
 use bangfu_ledger::Hash;
 use bangfu_ledger::checkpoint::{Checkpoint, CheckpointError};
-use bangfu_ledger::note::{Signer, VerifierKey};
+use bangfu_ledger::note::Signer;
 use bangfu_ledger::statement::{StatementId, VerifiedStatement};
 use bangfu_ledger::time::Timestamp;
 use bangfu_store::backend::Backend;

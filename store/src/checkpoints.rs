@@ -11,12 +11,10 @@
 //! entry.
 
 use crate::backend::{Backend, StoreError, StoredCheckpoint};
-use crate::log::tree_head;
-use bangfu_ledger::Hash;
+use crate::log::{consistency_proof, tree_head};
 use bangfu_ledger::checkpoint::Checkpoint;
-use bangfu_ledger::merkle::{self, ProofError};
+use bangfu_ledger::merkle;
 use bangfu_ledger::note::{Note, Signer};
-use std::collections::HashMap;
 use std::fmt;
 
 /// Why no checkpoint was signed. Nothing was written in any case.
@@ -60,35 +58,6 @@ impl std::error::Error for CheckpointingError {
 impl From<StoreError> for CheckpointingError {
     fn from(e: StoreError) -> Self {
         CheckpointingError::Store(e)
-    }
-}
-
-/// The consistency proof from `old_size` to `new_size` (at most the log's size), built from the
-/// stored subtree hashes in one read, for callers that do not hold a [`crate::log::Log`] (the
-/// checkpointer, a witness client).
-pub async fn consistency_proof<B: Backend>(
-    backend: &B,
-    old_size: u64,
-    new_size: u64,
-) -> Result<Vec<Hash>, StoreError> {
-    let have = backend.size().await?;
-    if new_size > have {
-        return Err(StoreError::Conflict(format!(
-            "the log has {have} entries, fewer than the {new_size} asked for"
-        )));
-    }
-    let positions = merkle::consistency_proof_positions(old_size, new_size).map_err(proof_error)?;
-    let hashes = backend.read_hashes(&positions).await?;
-    let stored: HashMap<u64, Hash> = positions.into_iter().zip(hashes).collect();
-    merkle::consistency_proof(old_size, new_size, &stored).map_err(proof_error)
-}
-
-/// As [`crate::log`] words proof errors: sizes out of range are the caller's (`Conflict`), the
-/// rest means the stored hashes are not what the log wrote.
-fn proof_error(e: ProofError) -> StoreError {
-    match e {
-        ProofError::BadRange { what } => StoreError::Conflict(what.to_owned()),
-        other => StoreError::Corrupt(other.to_string()),
     }
 }
 

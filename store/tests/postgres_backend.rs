@@ -132,7 +132,7 @@ async fn migrations_are_versioned_and_idempotent() {
     let db = Db::new().await;
     let backend = db.open().await;
     assert_eq!(backend.schema_version().await.unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 1);
+    assert_eq!(SCHEMA_VERSION, 2);
     let mut range = CompactRange::new();
     let b = batch(&mut range, vec![entry(0, "s0", vec![], &[])]);
     backend.append(&b).await.unwrap();
@@ -151,7 +151,7 @@ async fn migrations_are_versioned_and_idempotent() {
         .await
         .unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![1]);
+    assert_eq!(versions, vec![1, 2]);
 
     // Two processes opening at once both succeed; the migration runs once.
     let other = Db::new().await;

@@ -342,7 +342,7 @@ async fn check_sample(store: &SqliteBackend, b: &Builder, batches: &[Batch]) {
     );
     let missing = store.read_hashes(&[0, count]).await.unwrap_err();
     assert!(matches!(missing, StoreError::Corrupt(_)), "{missing:?}");
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -409,22 +409,22 @@ async fn migrations_are_idempotent() {
             .unwrap()
     };
     let store = open(&path).await;
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     drop(store);
     let first = rows(&path);
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0].0, 1);
+    assert_eq!(first.len(), 2);
+    assert_eq!((first[0].0, first[1].0), (1, 2));
     for _ in 0..3 {
         let store = open(&path).await;
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         drop(store);
         assert_eq!(rows(&path), first, "re-opening changes nothing");
     }
     // Two backends on one file at once are fine too.
     let a = open(&path).await;
     let b = open(&path).await;
-    assert_eq!(a.schema_version().await.unwrap(), 1);
-    assert_eq!(b.schema_version().await.unwrap(), 1);
+    assert_eq!(a.schema_version().await.unwrap(), 2);
+    assert_eq!(b.schema_version().await.unwrap(), 2);
 }
 
 #[tokio::test]
@@ -436,7 +436,7 @@ async fn an_empty_database_is_migrated() {
         .execute_batch("PRAGMA user_version = 0; VACUUM;")
         .unwrap();
     let store = open(&path).await;
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     let (b, batches) = sample(&store).await;
     check_sample(&store, &b, &batches).await;
 }

@@ -392,7 +392,9 @@ class CompactRange:
 
 
 def key_id(name: str, key_type: int, public_key: bytes) -> bytes:
-    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key).digest()[:4]
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key).digest()[
+        :4
+    ]
 
 
 def _check_key_name(name: str, what: str) -> None:
@@ -569,11 +571,19 @@ def load_vault(path: str) -> Tuple[Dict[bytes, int], Optional[Failure], int]:
             except Malformed as e:
                 return commitments, fail(where, "vault", str(e)), rows
             except rfc8785.CanonicalizationError as e:
-                return commitments, fail(where, "vault", f"value cannot be canonicalized ({e})"), rows
+                return (
+                    commitments,
+                    fail(where, "vault", f"value cannot be canonicalized ({e})"),
+                    rows,
+                )
             if opened != commitment:
                 return (
                     commitments,
-                    fail(where, "vault", f"value and salt do not open the commitment {b64(commitment)}"),
+                    fail(
+                        where,
+                        "vault",
+                        f"value and salt do not open the commitment {b64(commitment)}",
+                    ),
                     rows,
                 )
             commitments.setdefault(commitment, number)
@@ -664,7 +674,9 @@ def verify_bundle(
     witnesses_path = os.path.join(bundle, "witnesses.vkeys")
     vault_path = os.path.join(bundle, "vault.jsonl")
     if not os.path.isdir(bundle):
-        raise UsageError(f"找不到导出包目录 / no bundle directory at {bundle}: pass the folder written by `bangfu export --out`")
+        raise UsageError(
+            f"找不到导出包目录 / no bundle directory at {bundle}: pass the folder written by `bangfu export --out`"
+        )
     for path in (entries_path, checkpoint_path, log_vkey_path):
         if not os.path.isfile(path):
             raise UsageError(
@@ -672,7 +684,9 @@ def verify_bundle(
                 "a bundle holds entries.jsonl, checkpoint and log.vkey (format §10); export it again"
             )
     if since is not None and not os.path.isfile(since):
-        raise UsageError(f"找不到旧检查点文件 / no checkpoint file at {since}: pass a checkpoint saved earlier to --since")
+        raise UsageError(
+            f"找不到旧检查点文件 / no checkpoint file at {since}: pass a checkpoint saved earlier to --since"
+        )
 
     # The older checkpoint's size is needed while streaming; its other checks come last (§11).
     since_cp: Optional[Checkpoint] = None
@@ -691,77 +705,9 @@ def verify_bundle(
     report.entries = tree.size
     report.root = tree.root()
 
-    # The signed checkpoint (§6): signature first, so an altered checkpoint reports as such.
-    try:
-        log_text = read_file(log_vkey_path).decode("utf-8")
-        if not log_text.endswith("\n") or "\n" in log_text[:-1]:
-            raise Malformed("must be exactly one line ending in a newline")
-        log_key = parse_vkey(log_text[:-1], VKEY_TYPE_ED25519, "the log vkey")
-    except (Malformed, UnicodeDecodeError) as e:
-        raise fail("log.vkey", "bundle", str(e)) from None
-    try:
-        cp = parse_checkpoint(read_file(checkpoint_path))
-        verify_log_signature(cp, log_key)
-    except Malformed as e:
-        raise fail("checkpoint", "checkpoint", str(e)) from None
-    if cp.extensions:
-        report.warnings.append(
-            f"checkpoint: {len(cp.extensions)} extension line(s), which format v1 does not write; ignored"
-        )
-    if cp.size != tree.size:
-        raise fail(
-            "checkpoint",
-            "checkpoint",
-            f"signed for size {cp.size} but entries.jsonl holds {tree.size} entries "
-            "(entries were removed or added after signing)",
-        )
-    if cp.root != report.root:
-        raise fail(
-            "checkpoint",
-            "checkpoint",
-            f"signed root {b64(cp.root)} is not the root of the entries, {b64(report.root)}",
-        )
-
-    # Witness cosignatures (§7).
-    witnesses: List[Vkey] = []
-    if os.path.exists(witnesses_path):
-        try:
-            text = read_file(witnesses_path).decode("utf-8")
-        except UnicodeDecodeError:
-            raise fail("witnesses.vkeys", "bundle", "not valid UTF-8") from None
-        if text and not text.endswith("\n"):
-            raise fail("witnesses.vkeys", "bundle", "the last line does not end in a newline")
-        for number, line in enumerate(text.split("\n")[:-1], start=1):
-            try:
-                witnesses.append(parse_vkey(line, VKEY_TYPE_COSIGNATURE, "witness vkey"))
-            except Malformed as e:
-                raise fail(f"witnesses.vkeys line {number}", "bundle", str(e)) from None
-    accounted = {(log_key.name, log_key.key_id)}
-    for witness in witnesses:
-        accounted.add((witness.name, witness.key_id))
-        lines = [s for n, s in cp.note.signatures if n == witness.name and s[:4] == witness.key_id]
-        if not lines:
-            report.warnings.append(
-                f"witness {witness.name} (key {witness.key_id.hex()}) has not cosigned this checkpoint"
-            )
-            continue
-        for sig in lines:
-            problem = verify_cosignature(sig, witness, cp.note.text)
-            if problem:
-                raise fail(f"cosignature {witness.name}", "cosignature", f"the cosignature {problem}")
-        report.cosignatures += 1
-    for name, sig in cp.note.signatures:
-        if (name, sig[:4]) not in accounted:
-            report.warnings.append(
-                f"checkpoint: signature line by {name} (key {sig[:4].hex()}) matches no listed key; ignored"
-            )
-    if report.cosignatures < quorum:
-        raise fail(
-            "quorum",
-            "quorum",
-            f"{report.cosignatures} valid cosignature(s) from witnesses.vkeys, --quorum asks for {quorum}",
-        )
-
+    log_key = load_log_vkey(log_vkey_path)
+    cp = check_checkpoint(report, checkpoint_path, log_key, tree.size)
+    check_cosignatures(report, witnesses_path, cp, log_key, quorum)
     # The vault (§9, §10): every row opens (checked on loading) and its commitment is in an entry.
     if vault_failure:
         raise vault_failure
@@ -772,31 +718,134 @@ def verify_bundle(
                 "vault",
                 f"the commitment {b64(commitment)} appears in no entry's args or payload",
             )
-
-    # An older checkpoint (--since): same log key, and the bundle extends it.
     if since is not None:
-        if since_error:
-            raise fail("since", "since", since_error)
-        assert since_cp is not None
+        check_since(report, since_cp, since_error, log_key, tree.size, root_at_since)
+
+
+def load_log_vkey(path: str) -> Vkey:
+    try:
+        text = read_file(path).decode("utf-8")
+        if not text.endswith("\n") or "\n" in text[:-1]:
+            raise Malformed("must be exactly one line ending in a newline")
+        return parse_vkey(text[:-1], VKEY_TYPE_ED25519, "the log vkey")
+    except (Malformed, UnicodeDecodeError) as e:
+        raise fail("log.vkey", "bundle", str(e)) from None
+
+
+def check_checkpoint(report: Report, path: str, log_key: Vkey, size: int) -> Checkpoint:
+    """§6. The signature is checked first, so an altered checkpoint reports as such."""
+    try:
+        cp = parse_checkpoint(read_file(path))
+        verify_log_signature(cp, log_key)
+    except Malformed as e:
+        raise fail("checkpoint", "checkpoint", str(e)) from None
+    if cp.extensions:
+        report.warnings.append(
+            f"checkpoint: {len(cp.extensions)} extension line(s), "
+            "which format v1 does not write; ignored"
+        )
+    if cp.size != size:
+        raise fail(
+            "checkpoint",
+            "checkpoint",
+            f"signed for size {cp.size} but entries.jsonl holds {size} entries "
+            "(entries were removed or added after signing)",
+        )
+    if cp.root != report.root:
+        raise fail(
+            "checkpoint",
+            "checkpoint",
+            f"signed root {b64(cp.root)} is not the root of the entries, {b64(report.root)}",
+        )
+    return cp
+
+
+def load_witnesses(path: str) -> List[Vkey]:
+    if not os.path.exists(path):
+        return []
+    try:
+        text = read_file(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail("witnesses.vkeys", "bundle", "not valid UTF-8") from None
+    if text and not text.endswith("\n"):
+        raise fail("witnesses.vkeys", "bundle", "the last line does not end in a newline")
+    witnesses = []
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
         try:
-            verify_log_signature(since_cp, log_key)
+            witnesses.append(parse_vkey(line, VKEY_TYPE_COSIGNATURE, "witness vkey"))
         except Malformed as e:
-            raise fail("since", "since", f"the older checkpoint: {e}") from None
-        if since_cp.size > tree.size:
-            raise fail(
-                "since",
-                "since",
-                f"the older checkpoint is of size {since_cp.size}, larger than the bundle's {tree.size} "
-                "entries: the log was truncated or forked",
+            raise fail(f"witnesses.vkeys line {number}", "bundle", str(e)) from None
+    return witnesses
+
+
+def check_cosignatures(
+    report: Report, path: str, cp: Checkpoint, log_key: Vkey, quorum: int
+) -> None:
+    """§7: a bad cosignature fails, a missing one warns (witnesses may lag), --quorum counts."""
+    accounted = {(log_key.name, log_key.key_id)}
+    for witness in load_witnesses(path):
+        accounted.add((witness.name, witness.key_id))
+        lines = [s for n, s in cp.note.signatures if n == witness.name and s[:4] == witness.key_id]
+        if not lines:
+            report.warnings.append(
+                f"witness {witness.name} (key {witness.key_id.hex()}) "
+                "has not cosigned this checkpoint"
             )
-        if root_at_since != since_cp.root:
-            raise fail(
-                "since",
-                "since",
-                f"the older checkpoint's root {b64(since_cp.root)} is not the root of the bundle's first "
-                f"{since_cp.size} entries ({b64(root_at_since or EMPTY_ROOT)}): the log was rewritten",
+            continue
+        for sig in lines:
+            problem = verify_cosignature(sig, witness, cp.note.text)
+            if problem:
+                raise fail(
+                    f"cosignature {witness.name}", "cosignature", f"the cosignature {problem}"
+                )
+        report.cosignatures += 1
+    # Per C2SP signed-note, lines by keys the verifier does not know are ignored.
+    for name, sig in cp.note.signatures:
+        if (name, sig[:4]) not in accounted:
+            report.warnings.append(
+                f"checkpoint: signature line by {name} (key {sig[:4].hex()}) "
+                "matches no listed key; ignored"
             )
-        report.since_size = since_cp.size
+    if report.cosignatures < quorum:
+        raise fail(
+            "quorum",
+            "quorum",
+            f"{report.cosignatures} valid cosignature(s) from witnesses.vkeys, "
+            f"--quorum asks for {quorum}",
+        )
+
+
+def check_since(
+    report: Report,
+    since_cp: Optional[Checkpoint],
+    since_error: Optional[str],
+    log_key: Vkey,
+    size: int,
+    root_at_since: Optional[bytes],
+) -> None:
+    """An older checkpoint: signed by the same log key, and a prefix of this log."""
+    if since_error or since_cp is None:
+        raise fail("since", "since", since_error or "the older checkpoint could not be read")
+    try:
+        verify_log_signature(since_cp, log_key)
+    except Malformed as e:
+        raise fail("since", "since", f"the older checkpoint: {e}") from None
+    if since_cp.size > size:
+        raise fail(
+            "since",
+            "since",
+            f"the older checkpoint is of size {since_cp.size}, larger than the bundle's {size} "
+            "entries: the log was truncated or forked",
+        )
+    if root_at_since != since_cp.root:
+        raise fail(
+            "since",
+            "since",
+            f"the older checkpoint's root {b64(since_cp.root)} is not the root of the bundle's "
+            f"first {since_cp.size} entries ({b64(root_at_since or EMPTY_ROOT)}): "
+            "the log was rewritten",
+        )
+    report.since_size = since_cp.size
 
 
 DESCRIPTION = """\
@@ -843,7 +892,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.quorum < 0 or args.max_line_bytes < 1:
-        parser.error("--quorum must be ≥ 0 and --max-line-bytes ≥ 1 / --quorum 不能为负数")
+        parser.error(
+            "--quorum 不能为负数，--max-line-bytes 须为正数 / --quorum must be ≥ 0, --max-line-bytes ≥ 1"
+        )
 
     # Reasons are bilingual: never let a C locale turn them into an encoding error.
     for stream in (sys.stdout, sys.stderr):

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # CI step for issue 7: a bundle exported by bangfu is verified by the independent Python verifier.
 # Runs the verifier's self-test (the §13 vectors and tiny bundles), then makes the demo ledger,
-# exports it, verifies the bundle (must pass, also --since an older checkpoint of the demo), and
-# verifies tampered copies (must fail with exit 1 at the right place: tamper.py prints the
-# expected first line for each case).
+# exports it and verifies the bundle (also --since an older checkpoint of the demo); has a real
+# `bangfu witness` cosign a checkpoint and verifies that export; then verifies tampered copies of
+# it, which must fail with exit 1 at the right place (tamper.py prints the expected first line).
 # Usage: tests/pyverify/ci.sh [path of a built bangfu binary, default <target>/debug/bangfu]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -12,7 +12,12 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 bangfu="${1:-$target/debug/bangfu}"
 venv="$target/pyverify-venv"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+witness_pid=""
+cleanup() {
+  if [ -n "$witness_pid" ]; then kill "$witness_pid" 2>/dev/null || true; wait "$witness_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 echo "-- pyverify: self-test against docs/ledger-format.md §13 (tests/pyverify/test_vectors.py)"
 "$here/run.sh" --self-test
@@ -81,28 +86,45 @@ open(sys.argv[2], "w", encoding="utf-8", newline="").write("\n".join(lines))
 EOF
 expect 1 "^since: .*signature does not verify" "$work/bundle" --since "$work/forged.checkpoint"
 
-echo "-- pyverify: a listed witness that did not cosign is a warning, and short of a quorum"
-witness_vkey="$("$venv/bin/python" -c '
+echo "-- pyverify: a real witness cosigns (bangfu witness serve, bangfu checkpoint --witness)"
+"$bangfu" witness init --key "$work/witness.key" --name witness.example/pyverify-ci >/dev/null
+witness_vkey="$("$bangfu" witness vkey --key "$work/witness.key")"
+"$bangfu" witness serve --key "$work/witness.key" --state "$work/witness.state" --log "$demo_vkey" \
+  --listen 127.0.0.1:0 --log-format json 2>"$work/witness.log" &
+witness_pid=$!
+address=""
+for _ in $(seq 1 100); do
+  address="$(grep -o '"address":"[^"]*"' "$work/witness.log" | head -n 1 | cut -d'"' -f4 || true)"
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || { cat "$work/witness.log" >&2; echo "bangfu witness serve did not start" >&2; exit 1; }
+"$bangfu" checkpoint --data "$work/data" --witness "http://$address=$witness_vkey" >/dev/null
+# A second listed witness that never cosigns: a warning, and short of a quorum of two.
+lagging_vkey="$("$venv/bin/python" -c '
 import base64, hashlib, nacl.signing
-name = "witness.example/pyverify-ci"
+name = "witness.example/lagging"
 pub = nacl.signing.SigningKey(bytes(range(32))).verify_key.encode()
 kid = hashlib.sha256(name.encode() + b"\n\x04" + pub).digest()[:4]
 key = base64.b64encode(b"\x04" + pub).decode()
 print(f"{name}+{kid.hex()}+{key}")')"
-"$bangfu" export --data "$work/data" --out "$work/bundle-w" --witness "$witness_vkey" >/dev/null
-expect 0 "^ok: $demo_entries entries, .*, 0 cosignatures" "$work/bundle-w"
-if grep -q "witness witness.example/pyverify-ci (key [0-9a-f]*) has not cosigned" "$work/stderr"; then
-  ok "warned: $(cat "$work/stderr")"
+"$bangfu" export --data "$work/data" --out "$work/cosigned" --no-sign \
+  --witness "$witness_vkey" --witness "$lagging_vkey" >/dev/null
+expect 0 "^ok: $demo_entries entries, .*, 1 cosignatures" "$work/cosigned" --quorum 1
+if grep -q "witness witness.example/lagging (key [0-9a-f]*) has not cosigned" "$work/stderr"; then
+  ok "$(cat "$work/stderr")"
 else
   bad "no warning about the witness that did not cosign: $(cat "$work/stderr")"
 fi
-expect 1 "^quorum: .*0 valid cosignature\\(s\\)" "$work/bundle-w" --quorum 1
+expect 1 "^quorum: .*1 valid cosignature\\(s\\) from witnesses.vkeys, --quorum asks for 2" \
+  "$work/cosigned" --quorum 2
 
+# Tampered copies of the cosigned bundle.
 cases=(statement-byte statement-field recorded-at delete-line swap-lines truncate-tail
        checkpoint-root cosignature vault-value vault-orphan)
 for case in "${cases[@]}"; do
   rc=0
-  pattern="$("$venv/bin/python" "$here/tamper.py" "$work/bundle" "$work/t-$case" "$case")" || rc=$?
+  pattern="$("$venv/bin/python" "$here/tamper.py" "$work/cosigned" "$work/t-$case" "$case")" || rc=$?
   if [ "$rc" = 3 ]; then
     echo "-- pyverify: $case: SKIPPED, $pattern"
     skipped=$((skipped + 1))

@@ -44,7 +44,9 @@ ORIGIN = "bangfu.example/gulou"
 WITNESS = "witness.example/jiwei"
 ENTRY0_BODY = '{"args":{"holder":"person/org-dept","name":"鼓楼区委组织部 (fictional)","origin":"bangfu.example/gulou","roles":["coordinator"]},"id":"00000000-0000-4000-8000-000000000000","key":"0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=","signed_at":"2016-01-04T01:00:00.000Z","target":"authority/gulou","type":"genesis"}'
 ENTRY0_MESSAGE_HEX = "62616e6766752f73746174656d656e742f76310a7b2261726773223a7b22686f6c646572223a22706572736f6e2f6f72672d64657074222c226e616d65223a22e9bc93e6a5bce58cbae5a794e7bb84e7bb87e983a8202866696374696f6e616c29222c226f726967696e223a2262616e6766752e6578616d706c652f67756c6f75222c22726f6c6573223a5b22636f6f7264696e61746f72225d7d2c226964223a2230303030303030302d303030302d343030302d383030302d303030303030303030303030222c226b6579223a22304571794d6e5172744b7336453269395268586b3574416953726361415775766853436a4d736c33687a633d222c227369676e65645f6174223a22323031362d30312d30345430313a30303a30302e3030305a222c22746172676574223a22617574686f726974792f67756c6f75222c2274797065223a2267656e65736973227d"
-ENTRY0_SIG = "lCyKLpyPz30MN87LPgYuqaPgxKwz85D548Ga+uvJtzWb1TFF1WSFvt/gG43g38nU0R7LdffyHnYKcqBARlLTCA=="
+ENTRY0_SIG = (
+    "lCyKLpyPz30MN87LPgYuqaPgxKwz85D548Ga+uvJtzWb1TFF1WSFvt/gG43g38nU0R7LdffyHnYKcqBARlLTCA=="
+)
 ENTRY0 = '{"events":[{"aggregate_id":"gulou","aggregate_type":"authority","event_type":"LogCreated","event_version":"1.0","payload":{"authority_key":"0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=","holder":"person/org-dept","name":"鼓楼区委组织部 (fictional)","origin":"bangfu.example/gulou","roles":["coordinator"]},"sequence":1}],"index":0,"prev_root":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","recorded_at":"2016-01-04T01:00:00.120Z","statement":{"body":{"args":{"holder":"person/org-dept","name":"鼓楼区委组织部 (fictional)","origin":"bangfu.example/gulou","roles":["coordinator"]},"id":"00000000-0000-4000-8000-000000000000","key":"0EqyMnQrtKs6E2i9RhXk5tAiSrcaAWuvhSCjMsl3hzc=","signed_at":"2016-01-04T01:00:00.000Z","target":"authority/gulou","type":"genesis"},"sig":"lCyKLpyPz30MN87LPgYuqaPgxKwz85D548Ga+uvJtzWb1TFF1WSFvt/gG43g38nU0R7LdffyHnYKcqBARlLTCA=="}}'
 ENTRY0_LEAF = "uBwcSmEQqjdQhNiwQxYKT7zA+OcKH1oMA+juonBxLqU="
 SEALED_VALUE_JCS = '"春节前走访，送米一袋、油一桶，了解孩子上学困难。"'
@@ -347,9 +349,7 @@ class Vectors(unittest.TestCase):
         (cosig,) = [s for n, s in cp.note.signatures if n == WITNESS]
         self.assertIsNone(v.verify_cosignature(cosig, wit, cp.note.text))
         timestamp = int.from_bytes(cosig[4:12], "big")
-        self.assertEqual(
-            CHECKPOINT, text + "\n" + log_sig_line(text) + cosig_line(text, timestamp)
-        )
+        self.assertEqual(CHECKPOINT, text + "\n" + log_sig_line(text) + cosig_line(text, timestamp))
         # A cosignature over another time, or by the log key, does not verify.
         forged = cosig[:4] + (timestamp + 1).to_bytes(8, "big") + cosig[12:]
         self.assertIsNotNone(v.verify_cosignature(forged, wit, cp.note.text))
@@ -398,7 +398,9 @@ class Primitives(unittest.TestCase):
             v.b64decode_strict("VVVVVVVVVVVVVVVVVVVVVQ==", 32)
 
     def test_json_subset(self) -> None:
-        self.assertEqual(v.parse_canonical(b'{"a":[1,-2,"x"],"b":null}'), {"a": [1, -2, "x"], "b": None})
+        self.assertEqual(
+            v.parse_canonical(b'{"a":[1,-2,"x"],"b":null}'), {"a": [1, -2, "x"], "b": None}
+        )
         bad = {
             b'{"a":1.0}': "fraction or exponent",
             b'{"a":1e2}': "fraction or exponent",
@@ -417,6 +419,8 @@ class Primitives(unittest.TestCase):
             b'{"a":"\\u001F"}': "not canonical",
             b"\xef\xbb\xbf{}": "not JSON",
             b"{}x": "not JSON",
+            b'{"a":' + b"1" * 5000 + b"}": "not JSON",
+            b'{"a":-9007199254740992}': "outside",
         }
         for raw, reason in bad.items():
             with self.assertRaisesRegex(v.Malformed, reason, msg=raw):
@@ -519,10 +523,15 @@ class Bundles(unittest.TestCase):
 
     def test_bundle_with_vault_verifies(self) -> None:
         r = self.expect_ok(self.bundle())
-        self.assertRegex(r.stdout, r"^ok: 3 entries, root \S+, checkpoint verified, 1 cosignatures, 1 vault rows\n$")
+        self.assertRegex(
+            r.stdout,
+            r"^ok: 3 entries, root \S+, checkpoint verified, 1 cosignatures, 1 vault rows\n$",
+        )
         j = self.expect_ok(self.bundle(), "--json", "--quorum", "1")
         out = json.loads(j.stdout)
-        self.assertEqual((out["ok"], out["entries"], out["cosignatures"], out["vault_rows"]), (True, 3, 1, 1))
+        self.assertEqual(
+            (out["ok"], out["entries"], out["cosignatures"], out["vault_rows"]), (True, 3, 1, 1)
+        )
 
     def test_empty_log(self) -> None:
         b = self.bundle([])
@@ -544,7 +553,9 @@ class Bundles(unittest.TestCase):
         self.expect_ok(b)
         args = {"deep": [nested]}
         deep = entry_line(2, prev, entry2_statement(args=args), [], "2016-02-01T08:30:01.000Z")
-        self.expect_fail(self.bundle(lines + [deep]), r"entry 2: .*malformed.*nesting deeper than 64")
+        self.expect_fail(
+            self.bundle(lines + [deep]), r"entry 2: .*malformed.*nesting deeper than 64"
+        )
 
     # -- entries, step 1 (malformed)
 
@@ -577,22 +588,68 @@ class Bundles(unittest.TestCase):
             (1, replace(b'"index":1', b'"index":true'), "index must be an integer"),
             (1, replace(b'"sequence":2', b'"sequence":0'), r"sequence must be an integer ≥ 1"),
             (1, replace(b'"sequence":2', b'"sequence":9007199254740993'), r"outside ±\(2\^53"),
-            (1, replace(b'"recorded_at":"2016-01-05T02:15:02.345Z"', b'"recorded_at":"2016-01-05T02:15:02.345+00:00"'), "recorded_at"),
-            (1, replace(b'"recorded_at":"2016-01-05T', b'"recorded_at":"2016-02-30T'), "calendar date"),
+            (
+                1,
+                replace(
+                    b'"recorded_at":"2016-01-05T02:15:02.345Z"',
+                    b'"recorded_at":"2016-01-05T02:15:02.345+00:00"',
+                ),
+                "recorded_at",
+            ),
+            (
+                1,
+                replace(b'"recorded_at":"2016-01-05T', b'"recorded_at":"2016-02-30T'),
+                "calendar date",
+            ),
             (1, replace(b"6f1c2a4e", b"6F1C2A4E"), "lowercase canonical UUID"),
             (1, replace(b'"type":"register_key"', b'"type":"Register_key"'), "body.type"),
-            (1, replace(b'"target":"authority/gulou"', b'"target":"authority/gu/lou"'), "body.target"),
-            (1, replace(b'"event_type":"KeyRegistered"', b'"event_type":"1KeyRegistered"'), "event_type"),
+            (
+                1,
+                replace(b'"target":"authority/gulou"', b'"target":"authority/gu/lou"'),
+                "body.target",
+            ),
+            (
+                1,
+                replace(b'"event_type":"KeyRegistered"', b'"event_type":"1KeyRegistered"'),
+                "event_type",
+            ),
             (1, replace(b'"event_version":"1.0"', b'"event_version":""'), "event_version"),
-            (1, replace(b'"prev_root":"uBwcSmEQqjdQhNiwQxYKT7zA+OcKH1oMA+juonBxLqU="', b'"prev_root":"uBwcSmEQqjdQhNiwQxYKT7zA-OcKH1oMA-juonBxLqU="'), "prev_root is not strict"),
+            (
+                1,
+                replace(
+                    b'"prev_root":"uBwcSmEQqjdQhNiwQxYKT7zA+OcKH1oMA+juonBxLqU="',
+                    b'"prev_root":"uBwcSmEQqjdQhNiwQxYKT7zA-OcKH1oMA-juonBxLqU="',
+                ),
+                "prev_root is not strict",
+            ),
             (1, obj_edit(lambda o: o.update(extra=1)), "unexpected extra"),
             (1, obj_edit(lambda o: o.pop("recorded_at")), "missing recorded_at"),
-            (1, obj_edit(lambda o: o["statement"]["body"].update(nonce=1)), "statement body .*unexpected nonce"),
-            (1, obj_edit(lambda o: o["statement"].update(note="x")), "the statement .*unexpected note"),
-            (1, obj_edit(lambda o: o["events"][0].pop("payload")), r"events\[0\] .*missing payload"),
+            (
+                1,
+                obj_edit(lambda o: o["statement"]["body"].update(nonce=1)),
+                "statement body .*unexpected nonce",
+            ),
+            (
+                1,
+                obj_edit(lambda o: o["statement"].update(note="x")),
+                "the statement .*unexpected note",
+            ),
+            (
+                1,
+                obj_edit(lambda o: o["events"][0].pop("payload")),
+                r"events\[0\] .*missing payload",
+            ),
             (1, obj_edit(lambda o: o.update(events={})), "events must be an array"),
-            (1, obj_edit(lambda o: o["statement"].update(sig=o["statement"]["sig"][:-4] + "AAA=")), "statement.sig must decode to 64"),
-            (1, obj_edit(lambda o: o["statement"]["body"]["args"].update(name="Cafe\u0301")), "Normalization Form C"),
+            (
+                1,
+                obj_edit(lambda o: o["statement"].update(sig=o["statement"]["sig"][:-4] + "AAA=")),
+                "statement.sig must decode to 64",
+            ),
+            (
+                1,
+                obj_edit(lambda o: o["statement"]["body"]["args"].update(name="Cafe\u0301")),
+                "Normalization Form C",
+            ),
             (1, lambda line: line[:-1] + b"\xff}", "UTF-8"),
             (1, lambda line: line + b"\r", "not canonical"),
             (1, lambda line: b"", "not JSON"),
@@ -600,7 +657,9 @@ class Bundles(unittest.TestCase):
         ]
         for k, edit, reason in cases:
             with self.subTest(reason=reason):
-                self.expect_fail(self.tampered_entry(k, edit), rf"entry {k}: 格式错误 / malformed: .*{reason}")
+                self.expect_fail(
+                    self.tampered_entry(k, edit), rf"entry {k}: 格式错误 / malformed: .*{reason}"
+                )
 
     def test_last_line_without_newline(self) -> None:
         b = self.bundle()
@@ -616,16 +675,24 @@ class Bundles(unittest.TestCase):
 
     def test_deleted_and_swapped_lines(self) -> None:
         lines = base_lines()
-        self.expect_fail(self.bundle([lines[0], lines[2]]), r"entry 1: 序号错误 / wrong index: line 2 holds index 2")
+        self.expect_fail(
+            self.bundle([lines[0], lines[2]]),
+            r"entry 1: 序号错误 / wrong index: line 2 holds index 2",
+        )
         self.expect_fail(self.bundle([lines[0], lines[2], lines[1]]), r"entry 1: .*wrong index")
-        self.expect_fail(self.bundle([lines[0], lines[0]] + lines[1:]), r"entry 1: .*wrong index: line 2 holds index 0")
+        self.expect_fail(
+            self.bundle([lines[0], lines[0]] + lines[1:]),
+            r"entry 1: .*wrong index: line 2 holds index 0",
+        )
         self.expect_fail(self.bundle(lines[1:]), r"entry 0: .*wrong index")
 
     def test_earlier_entry_changed_outside_its_signature(self) -> None:
         # recorded_at is the log's, not the signer's: entry 0 still verifies, entry 1 does not chain.
         lines = base_lines()
         lines[0] = lines[0].replace(b"2016-01-04T01:00:00.120Z", b"2016-01-04T01:00:00.121Z")
-        self.expect_fail(self.bundle(lines), r"entry 1: prev_root 错误 / wrong prev_root: prev_root is uBwc")
+        self.expect_fail(
+            self.bundle(lines), r"entry 1: prev_root 错误 / wrong prev_root: prev_root is uBwc"
+        )
 
     def test_bad_signatures(self) -> None:
         lines = base_lines()
@@ -640,7 +707,10 @@ class Bundles(unittest.TestCase):
         self.expect_fail(self.bundle(lines), r"entry 2: .*bad signature")
         # The small-order forgery: identity key, identity R, S = 0 "signs" anything.
         identity = base64.b64encode(b"\x01" + bytes(31)).decode()
-        st = {"body": dict(entry2_statement()["body"], key=identity), "sig": base64.b64encode(b"\x01" + bytes(63)).decode()}
+        st = {
+            "body": dict(entry2_statement()["body"], key=identity),
+            "sig": base64.b64encode(b"\x01" + bytes(63)).decode(),
+        }
         lines[2] = entry_line(2, prev, st, ENTRY2_EVENTS, "2016-02-01T08:30:01.000Z")
         self.expect_fail(self.bundle(lines), r"entry 2: .*bad signature")
 
@@ -662,7 +732,10 @@ class Bundles(unittest.TestCase):
         b = self.bundle(lines[:2])
         b.checkpoint = signed_checkpoint(lines)
         b.vault = None
-        self.expect_fail(b, r"checkpoint: 检查点无效 / checkpoint invalid: signed for size 3 but entries.jsonl holds 2")
+        self.expect_fail(
+            b,
+            r"checkpoint: 检查点无效 / checkpoint invalid: signed for size 3 but entries.jsonl holds 2",
+        )
         # Its root changed: the log signature no longer verifies.
         good = signed_checkpoint(lines)
         root_line = good.split("\n")[2]
@@ -673,7 +746,9 @@ class Bundles(unittest.TestCase):
         text = checkpoint_text(ORIGIN, 3, merkle_root([leaf(x) for x in lines]))
         b = self.bundle()
         b.checkpoint = text + "\n" + log_sig_line(text, seed=WITNESS_SEED)
-        self.expect_fail(b, r"checkpoint: .*no signature line by the log key bangfu.example/gulou\+088e0d02")
+        self.expect_fail(
+            b, r"checkpoint: .*no signature line by the log key bangfu.example/gulou\+088e0d02"
+        )
         # Another origin.
         b = self.bundle()
         b.checkpoint = signed_checkpoint(lines, origin="bangfu.example/other")
@@ -699,7 +774,9 @@ class Bundles(unittest.TestCase):
     def test_log_vkey_malformed(self) -> None:
         b = self.bundle()
         b.log_vkey = LOG_VKEY  # no newline
-        self.expect_fail(b, r"log.vkey: 导出包文件无效 / bundle file invalid: must be exactly one line")
+        self.expect_fail(
+            b, r"log.vkey: 导出包文件无效 / bundle file invalid: must be exactly one line"
+        )
         b = self.bundle()
         b.log_vkey = WITNESS_VKEY + "\n"
         self.expect_fail(b, r"log.vkey: .*key type")
@@ -723,23 +800,35 @@ class Bundles(unittest.TestCase):
         b.checkpoint = signed
         r = self.expect_ok(b)
         self.assertIn("0 cosignatures", r.stdout)
-        self.assertIn("warning: witness witness.example/jiwei (key 181fc6ba) has not cosigned", r.stderr)
-        r = self.expect_fail(b, r"quorum: 见证联署不足 / quorum not met: 0 valid cosignature\(s\)", "--quorum", "1")
+        self.assertIn(
+            "warning: witness witness.example/jiwei (key 181fc6ba) has not cosigned", r.stderr
+        )
+        r = self.expect_fail(
+            b, r"quorum: 见证联署不足 / quorum not met: 0 valid cosignature\(s\)", "--quorum", "1"
+        )
         self.assertIn("has not cosigned", r.stderr)
         # Present but bad: a failure even without a quorum.
         cosig = cosig_line(text, 1_700_000_000)
         raw = bytearray(base64.b64decode(cosig.split(" ")[-1]))
         raw[-1] ^= 1
         b = self.bundle()
-        b.checkpoint = signed + cosig.rsplit(" ", 1)[0] + " " + base64.b64encode(bytes(raw)).decode() + "\n"
-        self.expect_fail(b, r"cosignature witness.example/jiwei: 见证联署无效 / bad cosignature: the cosignature \(time 1700000000\)")
+        b.checkpoint = (
+            signed + cosig.rsplit(" ", 1)[0] + " " + base64.b64encode(bytes(raw)).decode() + "\n"
+        )
+        self.expect_fail(
+            b,
+            r"cosignature witness.example/jiwei: 见证联署无效 / bad cosignature: the cosignature \(time 1700000000\)",
+        )
         # Over another checkpoint (the vector's size-2 one).
         b = self.bundle()
         b.checkpoint = signed + cosig_line(checkpoint_text(ORIGIN, 2, d(ROOT2)), 7)
         self.expect_fail(b, r"cosignature witness.example/jiwei: .*does not verify")
         # Truncated: wrong length.
         b = self.bundle()
-        b.checkpoint = signed + f"— {WITNESS} {base64.b64encode(key_id(WITNESS, 4, WITNESS_SEED) + bytes(64)).decode()}\n"
+        b.checkpoint = (
+            signed
+            + f"— {WITNESS} {base64.b64encode(key_id(WITNESS, 4, WITNESS_SEED) + bytes(64)).decode()}\n"
+        )
         self.expect_fail(b, r"cosignature .*not key id \(4\) \+ timestamp \(8\)")
         # Valid and quorum met; an unknown signer is ignored with a warning.
         b = self.bundle()
@@ -762,22 +851,32 @@ class Bundles(unittest.TestCase):
     def test_vault_failures(self) -> None:
         b = self.bundle()
         b.vault = VAULT_LINE.replace("困难", "问题") + "\n"
-        self.expect_fail(b, r"vault line 1: 保管库记录无效 / vault row invalid: value and salt do not open the commitment EdlO")
+        self.expect_fail(
+            b,
+            r"vault line 1: 保管库记录无效 / vault row invalid: value and salt do not open the commitment EdlO",
+        )
         b = self.bundle()
         b.vault = VAULT_LINE.replace("VVVVVVVVVVVVVVVVVVVVVQ==", "VVVVVVVVVVVVVVVVVVVVVA==") + "\n"
         self.expect_fail(b, r"vault line 1: .*do not open")
         # A row that opens, but whose commitment no entry holds.
         salt = bytes(16)
         commitment = base64.b64encode(sha(salt + rfc8785.dumps("x"))).decode()
-        row = rfc8785.dumps({"commitment": commitment, "salt": base64.b64encode(salt).decode(), "value": "x"}).decode()
+        row = rfc8785.dumps(
+            {"commitment": commitment, "salt": base64.b64encode(salt).decode(), "value": "x"}
+        ).decode()
         b = self.bundle()
         b.vault = VAULT_LINE + "\n" + row + "\n"
-        self.expect_fail(b, rf"vault line 2: .*the commitment {re.escape(commitment)} appears in no entry")
+        self.expect_fail(
+            b, rf"vault line 2: .*the commitment {re.escape(commitment)} appears in no entry"
+        )
         # The vector bundle without entry 2: the vector's own vault line has nowhere to point.
         b = self.bundle([ENTRY0.encode(), ENTRY1.encode()])
         self.expect_fail(b, r"vault line 1: .*appears in no entry")
         for bad, reason in (
-            ('{"commitment":"EdlO=","salt":"VVVVVVVVVVVVVVVVVVVVVQ==","value":1}', "commitment is not the canonical base64"),
+            (
+                '{"commitment":"EdlO=","salt":"VVVVVVVVVVVVVVVVVVVVVQ==","value":1}',
+                "commitment is not the canonical base64",
+            ),
             (VAULT_LINE[:-1] + ',"x":1}', "unexpected x"),
             (VAULT_LINE.replace('"value"', '"value":1,"value"'), "twice"),
             (VAULT_LINE.replace("VVVVVVVVVVVVVVVVVVVVVQ==", "VVVV"), "salt must decode to 16"),
@@ -793,24 +892,38 @@ class Bundles(unittest.TestCase):
         lines = base_lines()
         for m in (0, 1, 2, 3):
             with self.subTest(m=m):
-                old = self.write_checkpoint(f"old{m}", signed_checkpoint(lines, size=m, cosign=False))
+                old = self.write_checkpoint(
+                    f"old{m}", signed_checkpoint(lines, size=m, cosign=False)
+                )
                 r = self.expect_ok(self.bundle(), "--since", old)
                 self.assertIn(f"consistent with the checkpoint of size {m}", r.stdout)
         # The vector checkpoint of size 2 is an ancestor of the three-entry bundle.
         old = self.write_checkpoint("vector", CHECKPOINT)
         self.expect_ok(self.bundle(), "--since", old)
         # A fork: the log key signed a size-2 tree with another entry 1.
-        fork_lines = [lines[0], lines[1].replace(b"2016-01-05T02:15:02.345Z", b"2016-01-05T02:15:02.346Z")]
+        fork_lines = [
+            lines[0],
+            lines[1].replace(b"2016-01-05T02:15:02.345Z", b"2016-01-05T02:15:02.346Z"),
+        ]
         old = self.write_checkpoint("fork", signed_checkpoint(fork_lines, cosign=False))
-        self.expect_fail(self.bundle(), r"since: 与旧检查点不一致 / inconsistent with the older checkpoint: .*rewritten", "--since", old)
+        self.expect_fail(
+            self.bundle(),
+            r"since: 与旧检查点不一致 / inconsistent with the older checkpoint: .*rewritten",
+            "--since",
+            old,
+        )
         # Larger than the bundle: truncated.
         longer = lines + [lines[2]]
         old = self.write_checkpoint("longer", signed_checkpoint(longer, cosign=False))
-        self.expect_fail(self.bundle(), r"since: .*size 4, larger than the bundle's 3", "--since", old)
+        self.expect_fail(
+            self.bundle(), r"since: .*size 4, larger than the bundle's 3", "--since", old
+        )
         # Not by the log key.
         text = checkpoint_text(ORIGIN, 1, d(ROOT1))
         old = self.write_checkpoint("other", text + "\n" + log_sig_line(text, seed=WITNESS_SEED))
-        self.expect_fail(self.bundle(), r"since: .*no signature line by the log key", "--since", old)
+        self.expect_fail(
+            self.bundle(), r"since: .*no signature line by the log key", "--since", old
+        )
         old = self.write_checkpoint("junk", "not a checkpoint\n")
         self.expect_fail(self.bundle(), r"since: .*malformed", "--since", old)
 
@@ -850,7 +963,11 @@ class Bundles(unittest.TestCase):
             sealed = {"sealed": commitment}
             vault.append(
                 rfc8785.dumps(
-                    {"commitment": commitment, "salt": base64.b64encode(salt).decode(), "value": value}
+                    {
+                        "commitment": commitment,
+                        "salt": base64.b64encode(salt).decode(),
+                        "value": value,
+                    }
                 ).decode()
             )
             st = entry2_statement(
@@ -881,7 +998,13 @@ class Bundles(unittest.TestCase):
         bare.vault = None
         bare.write()
         t = subprocess.run(
-            [sys.executable, os.path.join(HERE, "tamper.py"), bare.dir, bare.dir + "-t", "vault-value"],
+            [
+                sys.executable,
+                os.path.join(HERE, "tamper.py"),
+                bare.dir,
+                bare.dir + "-t",
+                "vault-value",
+            ],
             capture_output=True,
             text=True,
         )
@@ -893,7 +1016,10 @@ class Bundles(unittest.TestCase):
         r = run_verifier(self.bundle(lines).write(), "--json")
         self.assertEqual(r.returncode, 1)
         out = json.loads(r.stdout)
-        self.assertEqual((out["ok"], out["kind"], out["index"], out["where"]), (False, "bad_signature", 2, "entry 2"))
+        self.assertEqual(
+            (out["ok"], out["kind"], out["index"], out["where"]),
+            (False, "bad_signature", 2, "entry 2"),
+        )
 
 
 def main() -> int:

@@ -16,6 +16,7 @@
 
 #[path = "../../store/src/bin/fault_appender/district.rs"]
 pub mod district;
+pub mod tamper;
 
 use bangfu_ledger::jcs;
 use bangfu_ledger::signature::PublicKey;
@@ -57,7 +58,7 @@ fn newest_source() -> std::time::SystemTime {
     }
     let root = workspace();
     let mut newest = std::time::SystemTime::UNIX_EPOCH;
-    for krate in ["ledger", "domain", "store", "projections", "api"] {
+    for krate in ["ledger", "domain", "store", "projections", "inspect", "api"] {
         walk(&root.join(krate).join("src"), &mut newest);
         walk(&root.join(krate).join("Cargo.toml"), &mut newest);
     }

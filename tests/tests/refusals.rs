@@ -222,3 +222,66 @@ async fn domain_refusal() {
     );
     assert_eq!(s.size().await, size);
 }
+
+/// A household registration whose ID number is sealed with a known salt, and that opening.
+fn household_with_opening(id: &str) -> (Value, Value) {
+    use bangfu_ledger::seal::{Opening, SALT_LEN};
+    let opening = Opening::new(json!("350102199001011234"), [9u8; SALT_LEN]).unwrap();
+    let st: Value = serde_json::from_slice(&statement(
+        "authority",
+        "register_household",
+        &format!("household/{id}"),
+        json!({"address": {"district": "鼓楼区", "street": "华林街道", "community": "乌山社区"},
+               "category": "illness", "members": 2,
+               "sensitive": {"hardship": district::sealed("透析"), "id_number": opening.commitment.to_json()},
+               "date": "2016-01-04"}),
+    ))
+    .unwrap();
+    (st, opening.to_json())
+}
+
+#[tokio::test]
+async fn bad_opening() {
+    let (s, size) = ready("e2e_bad_opening").await;
+    // The value does not open the commitment it names.
+    let (mut st, mut opening) = household_with_opening("h9");
+    opening["value"] = json!("350102199001019999");
+    st["openings"] = json!([opening]);
+    refused(
+        &s,
+        size,
+        serde_json::to_vec(&st).unwrap(),
+        422,
+        "bad_opening",
+        "exactly as sealed",
+    )
+    .await;
+    // An opening for a commitment the statement does not hold.
+    let (mut st, _) = household_with_opening("h9");
+    let stranger = bangfu_ledger::seal::Opening::new(json!("别人的"), [1u8; 16]).unwrap();
+    st["openings"] = json!([stranger.to_json()]);
+    refused(
+        &s,
+        size,
+        serde_json::to_vec(&st).unwrap(),
+        422,
+        "bad_opening",
+        "not sealed in this statement",
+    )
+    .await;
+    // The right opening is taken, beside the statement.
+    let (mut st, opening) = household_with_opening("h9");
+    st["openings"] = json!([opening]);
+    let (status, v) = s.post(serde_json::to_vec(&st).unwrap()).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(s.size().await, size + 1);
+    // …and kept in the vault, where `bangfu verify` and `bangfu export` find it.
+    use bangfu_store::backend::Backend;
+    let backend = bangfu_store::postgres::PgBackend::connect(&s.db.url)
+        .await
+        .unwrap();
+    let commitment =
+        bangfu_ledger::Hash::from_base64(opening["commitment"].as_str().unwrap()).unwrap();
+    let kept = backend.opening(&commitment).await.unwrap().unwrap();
+    assert_eq!(kept.to_json(), opening);
+}

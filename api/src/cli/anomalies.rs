@@ -7,8 +7,9 @@ use super::readmodels::{AtArgs, bar, views_at};
 use super::store::{StoreArgs, runtime, with_store};
 use anyhow::Context;
 use bangfu_inspect::anomalies::{self, Kind, Options};
+use bangfu_inspect::bundle;
 use bangfu_projections::projector;
-use bangfu_projections::views::ViewStore;
+use bangfu_projections::views::{MemViews, ViewStore};
 use bangfu_store::backend::Backend;
 use std::path::PathBuf;
 
@@ -31,6 +32,10 @@ pub struct Args {
     /// Show at most this many findings (the counts still cover all) / 最多列出条数
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Look in an export bundle instead of the store (check it first with `bangfu verify
+    /// --bundle`) / 使用导出包
+    #[arg(long, value_name = "DIR")]
+    bundle: Option<PathBuf>,
     #[command(flatten)]
     thresholds: Thresholds,
     #[command(flatten)]
@@ -47,25 +52,28 @@ struct Thresholds {
     /// program's own `late_after_days` rule) / 补录期限（天）
     #[arg(long, value_name = "DAYS")]
     late_after_days: Option<u32>,
-    /// The last days of a quarter (or before a spot check opens) a burst is counted in [5]
+    /// The last days of a quarter (or before a spot check opens) a burst is counted in [5] /
+    /// 突击统计天数
     #[arg(long, value_name = "DAYS")]
     burst_days: Option<u32>,
-    /// A burst is at least this many of one cadre's visits in those days [3]
+    /// A burst is at least this many of one cadre's visits in those days [3] / 突击最少次数
     #[arg(long, value_name = "N")]
     burst_visits: Option<u32>,
-    /// … and at least this percentage of the cadre's visits of the quarter [60]
+    /// … and at least this percentage of the cadre's visits of the quarter [60] / 突击占比
     #[arg(long, value_name = "PERCENT")]
     burst_percent: Option<u32>,
-    /// Diaries at least this similar (percent, Jaccard of 3-character shingles) are copies [80]
+    /// Diaries at least this similar (percent, Jaccard of 3-character shingles) are copies [80] /
+    /// 日记相似度阈值
     #[arg(long, value_name = "PERCENT")]
     diary_similarity: Option<u32>,
-    /// Diaries shorter than this many characters are not compared [20]
+    /// Diaries shorter than this many characters are not compared [20] / 日记最短字数
     #[arg(long, value_name = "N")]
     diary_min_chars: Option<u32>,
-    /// A disbursement unacknowledged this many days after its date is flagged [30]
+    /// A disbursement unacknowledged this many days after its date is flagged [30] / 未确认天数
     #[arg(long, value_name = "DAYS")]
     unacknowledged_days: Option<u32>,
-    /// Identical help for one household at most this many days apart is a duplicate [3]
+    /// Identical help for one household at most this many days apart is a duplicate [3] /
+    /// 重复登记间隔天数
     #[arg(long, value_name = "DAYS")]
     duplicate_days: Option<u32>,
 }
@@ -95,9 +103,7 @@ impl Args {
             burst_lookback_days: d.burst_lookback_days.max(t.burst_days.unwrap_or(0)),
             diary_similarity_percent: t.diary_similarity.unwrap_or(d.diary_similarity_percent),
             diary_min_chars: t.diary_min_chars.unwrap_or(d.diary_min_chars),
-            unacknowledged_after_days: t
-                .unacknowledged_days
-                .unwrap_or(d.unacknowledged_after_days),
+            unacknowledged_after_days: t.unacknowledged_days.unwrap_or(d.unacknowledged_after_days),
             duplicate_window_days: t.duplicate_days.unwrap_or(d.duplicate_window_days),
         }
     }
@@ -109,12 +115,22 @@ impl Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.format() == Format::Xlsx && args.out.is_none() {
-        anyhow::bail!("--format xlsx 需要输出文件 / --format xlsx writes a file: add --out anomalies.xlsx");
+        anyhow::bail!(
+            "--format xlsx 需要输出文件 / --format xlsx writes a file: add --out anomalies.xlsx"
+        );
     }
     let options = args.options();
     // Refuse bad thresholds before opening anything.
     options.check()?;
     runtime()?.block_on(async {
+        if let Some(dir) = &args.bundle {
+            let b = bundle::Bundle::open(dir)?;
+            let bar = bar(b.count_entries()?, "载入导出包 / loading the bundle");
+            let loaded = bundle::load(dir, &mut |done, _| bar.set_position(done)).await?;
+            bar.finish_and_clear();
+            // The bundle's read models live in memory only, for as long as this command runs.
+            return make(&loaded.backend, MemViews::new(), &args, &options).await;
+        }
         let store = args.store.open_existing().await?;
         with_store!(store, |backend, views| {
             make(&backend, views, &args, &options).await

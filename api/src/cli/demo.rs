@@ -3,13 +3,14 @@
 //! summary. The story itself is `bangfu_api::demo`.
 //!
 //! Like `bangfu init`, it leaves the log key (`<--data>/log.key`, owner-only) and `ledger.json`
-//! beside the ledger, so `bangfu checkpoint`, `export`, `verify` and `spot-check` work on it.
+//! beside the ledger, so `bangfu checkpoint`, `export`, `verify` and `spot-check` work on it; and
+//! the story's inspector key (`<--data>/inspector.key`) to try `spot-check draw` with.
 
 use super::store::{StoreArgs, runtime, with_store};
 use anyhow::Context;
 use bangfu_api::demo::{self, Location, Scale, Stage};
 use bangfu_api::keyfile::{self, LEDGER_CONFIG_FILE};
-use bangfu_ledger::signature::PublicKey;
+use bangfu_ledger::signature::{PublicKey, SigningKey};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ use std::sync::Mutex;
 
 /// The demo's log key file, in --data.
 const LOG_KEY_FILE: &str = "log.key";
+/// The demo inspector's key file, in --data.
+const INSPECTOR_KEY_FILE: &str = "inspector.key";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -83,35 +86,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the demo's log key (owner-only) and ledger.json into `data`, as `bangfu init` does. A
-/// log key file already there is kept when it is the demo's own, replaced with --force, and
-/// otherwise refused: it may be a real ledger's key.
+/// Writes the demo's log key and its inspector's key (owner-only) and ledger.json into `data`, as
+/// `bangfu init` does. The inspector's key lets `bangfu spot-check draw` and `bangfu submit` be
+/// tried on the demo's ledger.
 fn write_log_key_and_config(data: &Path, config: &Path, force: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let path = data.join(LOG_KEY_FILE);
-    let key = demo::log_key();
-    if path.exists() {
-        let same = keyfile::read(&path)
-            .map(|k| k.public_key() == PublicKey::from(&key))
-            .unwrap_or(false);
-        if !same {
-            if !force {
-                anyhow::bail!(
-                    "{} 已存在且不是演示账本的日志密钥 / {} exists and is not the demo's log key; pass --force to replace it, or choose another --data DIR",
-                    path.display(),
-                    path.display()
-                );
-            }
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        }
-    }
-    if !path.exists() {
-        keyfile::write(&path, "demo log key", &key)?;
-    }
-    let absolute = std::fs::canonicalize(&path)
-        .or_else(|_| std::path::absolute(&path))
-        .unwrap_or_else(|_| PathBuf::from(&path));
+    let log = data.join(LOG_KEY_FILE);
+    write_demo_key(&log, "demo log key", &demo::log_key(), force)?;
+    write_demo_key(
+        &data.join(INSPECTOR_KEY_FILE),
+        "demo inspector (person/jiwei-inspector)",
+        &demo::inspector_key(),
+        force,
+    )?;
+    let absolute = std::fs::canonicalize(&log)
+        .or_else(|_| std::path::absolute(&log))
+        .unwrap_or_else(|_| PathBuf::from(&log));
     demo::ledger_config(absolute)?.write(config)
+}
+
+/// A key file already at `path` is kept when it holds the demo's key, replaced with --force,
+/// and otherwise refused: it may be a real ledger's key.
+fn write_demo_key(path: &Path, name: &str, key: &SigningKey, force: bool) -> anyhow::Result<()> {
+    if path.exists() {
+        let same = keyfile::read(path)
+            .map(|k| k.public_key() == PublicKey::from(key))
+            .unwrap_or(false);
+        if same {
+            return Ok(());
+        }
+        if !force {
+            anyhow::bail!(
+                "{} 已存在且不是演示账本的密钥 / {} exists and is not the demo's key; pass --force to replace it, or choose another --data DIR",
+                path.display(),
+                path.display()
+            );
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    keyfile::write(path, name, key)
 }
 
 /// A path as a shell word, quoted when it needs to be.

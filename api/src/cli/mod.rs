@@ -17,8 +17,8 @@ mod spot_check;
 mod store;
 mod submit;
 mod vectors;
-mod witness;
 mod verify;
+mod witness;
 
 use clap::{Parser, Subcommand};
 

@@ -387,12 +387,15 @@ fn print_draw(
         drawn.eligible,
         drawn.sample.len()
     );
-    println!(
-        "  {:>4}  {:<24}  rank = SHA-256(root || id)",
-        "#", "household / 户"
-    );
+    println!("  户 / households, in rank order (rank = SHA-256(root || household id)):");
+    println!("  {:>4}  {:<24}  rank", "#", "household");
     for (k, d) in drawn.sample.iter().enumerate() {
-        println!("  {:>4}  {:<24}  {}", k + 1, d.household, d.rank.to_hex());
+        println!(
+            "  {:>4}  {:<24}  {}",
+            k + 1,
+            d.household.as_str(),
+            d.rank.to_hex()
+        );
     }
     match outcome {
         None if campaign.is_some() => {

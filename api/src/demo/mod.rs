@@ -89,6 +89,12 @@ pub fn log_key() -> SigningKey {
     play::signing_key("log")
 }
 
+/// The key of the story's inspector (`person/jiwei-inspector`, role inspector), derived like the
+/// others.
+pub fn inspector_key() -> SigningKey {
+    play::signing_key("insp")
+}
+
 /// The log key as the signer of the demo's checkpoints, named by the log's origin.
 pub fn log_signer() -> anyhow::Result<Signer> {
     Signer::new(names::ORIGIN, log_key()).map_err(|e| anyhow::anyhow!("the demo's origin: {e}"))
@@ -160,26 +166,19 @@ pub async fn run<B: Backend, V: ViewStore>(
         }
         player.set_clock(day);
         if end > next {
-            let bodies = actions[next..end]
-                .iter()
-                .map(|a| player.sign(a))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut bodies = Vec::with_capacity(end - next);
+            let mut openings = 0;
+            for a in &actions[next..end] {
+                // The intake keeps them in the vault once the statement is in the log.
+                let sealed = story.openings_of(a);
+                openings += sealed.len() as u64;
+                bodies.push(player.sign(a, &sealed)?);
+            }
             let results = player.submit_in_order(&bodies).await;
             for (a, r) in actions[next..end].iter().zip(results) {
                 r.map_err(|e| unexpected(&story, a, &e))?;
             }
-            // Accepted: their sealed values' openings go into the vault.
-            let openings = story.openings_in(&actions[next..end]);
-            if !openings.is_empty() {
-                player
-                    .intake
-                    .log()
-                    .backend()
-                    .put_openings(&openings)
-                    .await
-                    .context("keeping the sealed values in the vault")?;
-                vault += openings.len() as u64;
-            }
+            vault += openings;
             next = end;
         } else {
             let a = &mut actions[next];
@@ -249,7 +248,7 @@ async fn overdraft<B: Backend>(
     a: &Action,
 ) -> anyhow::Result<summary::Refused> {
     let before = player.intake.log().size().await?;
-    let body = player.sign(a)?;
+    let body = player.sign(a, &[])?;
     let result = player.submit_in_order(&[body]).await.pop();
     let after = player.intake.log().size().await?;
     match result {
@@ -292,7 +291,7 @@ async fn draw<B: Backend>(
             .await?;
     let sample: Vec<String> = drawn.households().into_iter().map(String::from).collect();
     a.args = json!({"checkpoint": note, "sample": sample});
-    let body = player.sign(a)?;
+    let body = player.sign(a, &[])?;
     if let Some(Err(e)) = player.submit_in_order(&[body]).await.pop() {
         return Err(unexpected(story, a, &e));
     }
@@ -328,7 +327,7 @@ async fn publish<B: Backend, V: ViewStore>(
     a.args = json!({"program": plan::PROGRAM, "year": plan::YEAR,
                     "log_size": assessment.log_size, "formula": assessment.formula,
                     "cadres": cadres, "units": units});
-    let body = player.sign(a)?;
+    let body = player.sign(a, &[])?;
     match player.submit_in_order(&[body]).await.pop() {
         Some(Ok(accepted)) => Ok((assessment, accepted.index)),
         Some(Err(e)) => Err(unexpected(story, a, &e)),

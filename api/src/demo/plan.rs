@@ -264,13 +264,11 @@ impl Story {
         }
     }
 
-    /// The openings of the sealed values in these actions' arguments: what the vault keeps once
-    /// their statements are accepted.
-    pub fn openings_in(&self, actions: &[Action]) -> Vec<Opening> {
+    /// The openings of the sealed values in an action's arguments: what the vault keeps once its
+    /// statement is accepted.
+    pub fn openings_of(&self, a: &Action) -> Vec<Opening> {
         let mut found = Vec::new();
-        for a in actions {
-            commitments_in(&a.args, &mut found);
-        }
+        commitments_in(&a.args, &mut found);
         found
             .iter()
             .filter_map(|c| self.openings.get(&c.0).cloned())

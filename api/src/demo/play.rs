@@ -8,6 +8,7 @@ use crate::intake::{Accepted, Intake, Refusal};
 use anyhow::Context;
 use bangfu_domain::date::Date;
 use bangfu_ledger::jcs;
+use bangfu_ledger::seal::Opening;
 use bangfu_ledger::signature::{PublicKey, SigningKey};
 use bangfu_ledger::statement::{Body, CommandName, Statement, StatementId, Target};
 use bangfu_ledger::time::{Timestamp, days_from_civil};
@@ -85,8 +86,9 @@ impl<B: Backend> Player<B> {
     }
 
     /// Signs an action as its person would on their phone: a fresh statement id, `signed_at` a
-    /// little before the log's clock, the exact canonical bytes.
-    pub fn sign(&mut self, a: &Action) -> anyhow::Result<Vec<u8>> {
+    /// little before the log's clock, the exact canonical bytes; the openings of its sealed values
+    /// travel beside it (outside the signed bytes) for the vault.
+    pub fn sign(&mut self, a: &Action, openings: &[Opening]) -> anyhow::Result<Vec<u8>> {
         let key = self
             .keys
             .entry(a.signer.clone())
@@ -115,7 +117,11 @@ impl<B: Backend> Player<B> {
         };
         let statement = Statement::sign(body, &key)
             .map_err(|e| anyhow::anyhow!("signing {} on {}: {e}", a.command, a.target))?;
-        jcs::to_vec(&statement.to_json())
+        let mut request = statement.to_json();
+        if !openings.is_empty() {
+            request["openings"] = openings.iter().map(Opening::to_json).collect();
+        }
+        jcs::to_vec(&request)
             .map_err(|e| anyhow::anyhow!("encoding {} on {}: {e}", a.command, a.target))
     }
 
