@@ -606,6 +606,22 @@ fn the_service_signs_checkpoints_as_the_log_grows_and_witnesses_cosign_them() {
     let head: Value = serde_json::from_str(&head).unwrap();
     assert_eq!(head["root"], c4.root.to_base64());
 
+    // A tlog-proof of entry 2 against that checkpoint, served publicly, checks offline with
+    // nothing but the log's vkey; past the checkpoint there is nothing signed to prove against.
+    let (status, ct, proof) = get(&format!("{}/v1/proofs/tlog?index=2", s.url));
+    assert_eq!(status, 200, "{proof}");
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    let proof = bangfu_ledger::tlog_proof::TlogProof::parse(proof.as_bytes()).unwrap();
+    let (_, _, entry) = get(&format!("{}/v1/entries/2", s.url));
+    let entry: Value = serde_json::from_str(&entry).unwrap();
+    let bytes = bangfu_ledger::jcs::to_vec(&entry["data"]["entry"]).unwrap();
+    let leaf = bangfu_ledger::merkle::leaf_hash(&bytes);
+    let proven = bangfu_ledger::tlog_proof::verify(&proof, &leaf, &log_vkey).unwrap();
+    assert_eq!(proven.size, 4);
+    let (status, _, body) = get(&format!("{}/v1/proofs/tlog?index=4&size=4", s.url));
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("not covered"), "{body}");
+
     // The list holds both, smallest first, with who cosigned; pages by `from`.
     let (status, _, list) = get(&format!("{}/v1/checkpoints?limit=1", s.url));
     assert_eq!(status, 200, "{list}");

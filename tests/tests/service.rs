@@ -287,3 +287,42 @@ async fn sigterm_stops_the_service_cleanly() {
     setup_district(&s).await;
     assert_eq!(s.terminate().await, Some(0));
 }
+
+#[tokio::test]
+async fn the_anomaly_report_is_for_overseers_and_names_its_entries() {
+    let s = Service::start("e2e_anomalies").await;
+    let size = setup_district(&s).await;
+    s.caught_up().await;
+    // A visit recorded long after the day it claims: a late record (the rules allow 7 days).
+    let late = statement(
+        "c0",
+        "record_visit",
+        "pairing/p2016:h0",
+        json!({"visit_id": "v1", "date": "2016-01-05", "kind": "routine", "diary": sealed("走访，了解孩子上学情况。")}),
+    );
+    let (status, v) = s.post(late).await;
+    assert_eq!(status, 201, "{v}");
+    s.caught_up().await;
+
+    let (status, v) = s.get("/v1/anomalies").await;
+    assert_eq!(status, 401, "unsigned: {v}");
+    let (status, v) = s.get_as("c0", "/v1/anomalies").await;
+    assert_eq!(
+        status, 403,
+        "a cadre does not read the inspectors' report: {v}"
+    );
+    let (status, v) = s
+        .get_as("inspector", "/v1/anomalies?kind=late_record")
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["log_size"], size + 1, "{v}");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["kind"] == "late_record" && f["entries"] == json!([size])),
+        "{v}"
+    );
+    let (status, v) = s.get_as("inspector", "/v1/anomalies?kind=castle").await;
+    assert_eq!(status, 400, "{v}");
+}

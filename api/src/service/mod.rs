@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod checkpoints;
 pub mod error;
+mod inspect;
 mod ledger;
 pub mod openapi;
 pub mod params;
@@ -305,6 +306,8 @@ pub fn routes<B: Backend + Clone, V: ViewStore + Clone>() -> Routes<Arc<App<B, V
         .get("/v1/entries/{index}", ledger::entry::<B, V>)
         .get("/v1/proofs/inclusion", ledger::inclusion::<B, V>)
         .get("/v1/proofs/consistency", ledger::consistency::<B, V>)
+        .get("/v1/proofs/tlog", inspect::tlog_proof::<B, V>)
+        .get("/v1/anomalies", inspect::anomalies::<B, V>)
         .get("/v1/pairings", reads::pairings_of_program::<B, V>)
         .get("/v1/pairings/{id}", reads::pairing::<B, V>)
         .get("/v1/pairings/{id}/compliance", reads::compliance::<B, V>)

@@ -2,7 +2,7 @@
 //! `GET /openapi.json`. A test checks it against the router's own table of routes, so a route
 //! cannot go undocumented nor a documented route go missing.
 
-use super::{checkpoints, error, ledger, reads, statements};
+use super::{checkpoints, error, inspect, ledger, reads, statements};
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         ledger::entry,
         ledger::inclusion,
         ledger::consistency,
+        inspect::tlog_proof,
+        inspect::anomalies,
         reads::pairings_of_program,
         reads::pairing,
         reads::compliance,
@@ -56,6 +58,7 @@ use utoipa::{Modify, OpenApi};
         (name = "households", description = "A household's record, receipts, timeline, requests"),
         (name = "programs", description = "Requests and assessment scores of a program"),
         (name = "funds", description = "Balances, trails, where money went"),
+        (name = "inspection", description = "What the discipline inspectors look for"),
         (name = "operations", description = "Health, readiness, this description"),
     )
 )]
@@ -139,7 +142,7 @@ mod tests {
             unrouted.is_empty(),
             "documented but not routed: {unrouted:?}"
         );
-        assert_eq!(routed.len(), 29);
+        assert_eq!(routed.len(), 31);
     }
 
     #[test]
