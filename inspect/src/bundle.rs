@@ -12,8 +12,8 @@ use bangfu_ledger::entry::Entry;
 use bangfu_ledger::merkle::{CompactRange, leaf_hash};
 use bangfu_ledger::note::{Note, NoteSignature, Verifier as _, VerifierKey};
 use bangfu_ledger::seal::Opening;
-use bangfu_store::backend::{Backend, Batch, NewEntry, StoreError, StoredCheckpoint};
-use bangfu_store::log::households_of;
+use bangfu_store::backend::{Backend, Batch, StoreError, StoredCheckpoint};
+use bangfu_store::log::new_entry;
 use bangfu_store::sqlite::SqliteBackend;
 use std::fmt;
 use std::fs::File;
@@ -506,21 +506,4 @@ async fn flush(backend: &SqliteBackend, batch: &mut Batch, size: u64) -> Result<
     full.first_index = size - full.entries.len() as u64;
     backend.append(&full).await?;
     Ok(())
-}
-
-/// The row the store keeps for an entry: its bytes and the lookups by aggregate and household.
-fn new_entry(entry: &Entry, leaf: Hash, body: Vec<u8>) -> NewEntry {
-    let statement = &entry.statement;
-    NewEntry {
-        index: entry.index,
-        statement_id: statement.body.id.to_string(),
-        aggregate_type: statement.body.target.aggregate_type().to_owned(),
-        aggregate_id: statement.body.target.aggregate_id().to_owned(),
-        signer: statement.body.key.to_base64(),
-        recorded_at_ms: entry.recorded_at.unix_millis(),
-        leaf,
-        households: households_of(statement, &entry.events),
-        events: entry.events.clone(),
-        body,
-    }
 }

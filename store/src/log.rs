@@ -232,6 +232,24 @@ fn proof_error(e: ProofError) -> StoreError {
     }
 }
 
+/// The row the store keeps for an entry: its bytes, and its keys for lookups by statement,
+/// aggregate and household.
+pub fn new_entry(entry: &Entry, leaf: Hash, body: Vec<u8>) -> NewEntry {
+    let statement = &entry.statement;
+    NewEntry {
+        index: entry.index,
+        statement_id: statement.body.id.to_string(),
+        aggregate_type: statement.body.target.aggregate_type().to_owned(),
+        aggregate_id: statement.body.target.aggregate_id().to_owned(),
+        signer: statement.body.key.to_base64(),
+        recorded_at_ms: entry.recorded_at.unix_millis(),
+        leaf,
+        households: households_of(statement, &entry.events),
+        events: entry.events.clone(),
+        body,
+    }
+}
+
 /// The households an entry concerns: its target, a pairing's household, and any `household`
 /// named in its events.
 pub fn households_of(statement: &Statement, events: &[Event]) -> Vec<String> {
@@ -476,18 +494,7 @@ impl<B: Backend> Writer<B> {
                     batch.hashes.extend(hashes);
                     self.state.last_recorded_ms = entry.recorded_at.unix_millis();
                     in_batch.insert(id.clone(), batch.entries.len());
-                    batch.entries.push(NewEntry {
-                        index: entry.index,
-                        statement_id: id.to_string(),
-                        aggregate_type: statement.body.target.aggregate_type().to_owned(),
-                        aggregate_id: statement.body.target.aggregate_id().to_owned(),
-                        signer: statement.body.key.to_base64(),
-                        recorded_at_ms: entry.recorded_at.unix_millis(),
-                        leaf,
-                        households: households_of(statement, &entry.events),
-                        events: entry.events.clone(),
-                        body,
-                    });
+                    batch.entries.push(new_entry(&entry, leaf, body));
                     pending.push(Pending {
                         reply: job.reply,
                         receipt: Receipt {

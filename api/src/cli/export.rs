@@ -3,8 +3,8 @@
 
 use super::readmodels::bar;
 use super::store::{StoreArgs, runtime, with_store};
+use super::verify::witness_keys;
 use bangfu_inspect::bundle;
-use bangfu_ledger::cosignature::CosignerKey;
 use bangfu_ledger::note::VerifierKey;
 use bangfu_store::backend::Backend;
 use bangfu_store::checkpoints::sign_checkpoint;
@@ -43,17 +43,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let witnesses = args
-        .witnesses
-        .iter()
-        .map(|w| {
-            CosignerKey::parse(w.trim()).map_err(|e| {
-                anyhow::anyhow!(
-                    "--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}"
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys(&args.witnesses)?;
     let (config_path, config) = args.store.ledger_config(args.config.as_deref())?;
     let log_vkey = VerifierKey::parse(&config.log_vkey)
         .map_err(|e| anyhow::anyhow!("ledger.json's log_vkey: {e}"))?;

@@ -2,6 +2,7 @@
 //! log's vkey, with no store and no trust in whoever sent them (docs/ledger-format.md §5, §8).
 
 use super::store::{StoreArgs, runtime, with_store};
+use super::verify::witness_keys;
 use anyhow::{Context, bail};
 use bangfu_ledger::checkpoint::Checkpoint;
 use bangfu_ledger::cosignature::{self, CosignerKey};
@@ -229,14 +230,7 @@ fn read_inputs(args: &CheckArgs) -> anyhow::Result<Inputs> {
     };
     let log_vkey = VerifierKey::parse(vkey_text.trim())
         .map_err(|e| anyhow::anyhow!("the log vkey is not <origin>+<hex id>+<base64>: {e}"))?;
-    let witnesses = args
-        .witnesses
-        .iter()
-        .map(|w| {
-            CosignerKey::parse(w.trim())
-                .map_err(|e| anyhow::anyhow!("--witness {w:?} is not a witness vkey: {e}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys(&args.witnesses)?;
     Ok((log_vkey, witnesses, read(&args.proof)?))
 }
 

@@ -105,14 +105,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     if let Some(c) = &checkpointer {
         with_store!(&store, |backend, _views| c.check_origin(backend).await)?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| {
-            format!(
-                "无法监听 {} / cannot listen on {}: is another service using it? choose another with --listen",
-                args.listen, args.listen
-            )
-        })?;
+    let listener = listen(args.listen).await?;
     let options = Options {
         ready_lag: args.ready_lag,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
@@ -149,6 +142,15 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .await
         }
     }
+}
+
+/// Binds the address a server listens on, saying what to do when it is taken.
+pub(super) async fn listen(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "无法监听 {addr} / cannot listen on {addr}: is another service using it? choose another with --listen"
+        )
+    })
 }
 
 /// Resolves on SIGTERM (how service managers stop a service) or Ctrl-C.

@@ -7,6 +7,7 @@ use super::init::now;
 use super::readmodels::bar;
 use super::store::{StoreArgs, runtime, with_store};
 use super::submit::{self, EXIT_REFUSED, Outcome};
+use super::verify::cannot_verify;
 use anyhow::{Context, bail};
 use bangfu_api::keyfile;
 use bangfu_domain::ids::{CampaignId, ProgramId};
@@ -23,8 +24,6 @@ use std::path::{Path, PathBuf};
 
 /// The exit status when a recorded draw does not match its recomputation.
 pub const EXIT_MISMATCH: i32 = 1;
-/// The exit status when the check could not run (no such campaign, unreadable input, …).
-pub const EXIT_CANNOT: i32 = 2;
 
 /// The longest checkpoint note a draw records (the domain's limit).
 const MAX_RECORDED_NOTE: usize = 8192;
@@ -441,20 +440,7 @@ fn run_verify(args: VerifyArgs) -> anyhow::Result<()> {
             }
         }
     })();
-    let check = match result {
-        Ok(c) => c,
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    json!({"ok": false, "cannot_verify": format!("{e:#}")})
-                );
-            } else {
-                eprintln!("无法核验 / could not verify: {e:#}");
-            }
-            std::process::exit(EXIT_CANNOT);
-        }
-    };
+    let check = result.unwrap_or_else(|e| cannot_verify(e, json));
     print_check(&check, json);
     if !check.matches() {
         let _ = std::io::stdout().flush();

@@ -63,21 +63,39 @@ pub struct Args {
     store: StoreArgs,
 }
 
+/// Parses `--witness VKEY` arguments.
+pub(super) fn witness_keys(vkeys: &[String]) -> anyhow::Result<Vec<CosignerKey>> {
+    vkeys
+        .iter()
+        .map(|w| {
+            CosignerKey::parse(w.trim()).map_err(|e| {
+                anyhow::anyhow!(
+                    "--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}"
+                )
+            })
+        })
+        .collect()
+}
+
+/// Reports that a check could not run at all (as opposed to finding something wrong) and exits
+/// with [`EXIT_CANNOT`].
+pub(super) fn cannot_verify(e: anyhow::Error, json: bool) -> ! {
+    if json {
+        println!(
+            "{}",
+            json!({"ok": false, "cannot_verify": format!("{e:#}")})
+        );
+    } else {
+        eprintln!("无法核验 / could not verify: {e:#}");
+    }
+    std::process::exit(EXIT_CANNOT);
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let json = args.json;
     let outcome = match check(args) {
         Ok(o) => o,
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    json!({"ok": false, "cannot_verify": format!("{e:#}")})
-                );
-            } else {
-                eprintln!("无法核验 / could not verify: {e:#}");
-            }
-            std::process::exit(EXIT_CANNOT);
-        }
+        Err(e) => cannot_verify(e, json),
     };
     match outcome {
         Ok(report) => {
@@ -113,17 +131,7 @@ fn check(args: Args) -> anyhow::Result<Result<Report, (Failure, Report)>> {
             })
         })
         .transpose()?;
-    let witnesses = args
-        .witnesses
-        .iter()
-        .map(|w| {
-            CosignerKey::parse(w.trim()).map_err(|e| {
-                anyhow::anyhow!(
-                    "--witness {w:?} is not a witness vkey (<name>+<hex id>+<base64>): {e}"
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys(&args.witnesses)?;
     let rt = runtime()?;
     let outcome: Outcome = if let Some(dir) = &args.bundle {
         let bundle = Bundle::open(dir)?;

@@ -7,7 +7,7 @@
 //! - `cosign --key FILE --state FILE --log VKEY… [--request FILE]`: decides one add-checkpoint
 //!   request offline (same rules, same state file), printing the cosignature line.
 
-use super::serve::{LogFormat, init_logging, shutdown_signal};
+use super::serve::{LogFormat, init_logging, listen, shutdown_signal};
 use super::store::runtime;
 use anyhow::Context;
 use bangfu_api::keyfile;
@@ -157,14 +157,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let witness = Arc::new(witness(&args.witness)?);
     runtime()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "无法监听 {} / cannot listen on {}: is another service using it? choose another with --listen",
-                    args.listen, args.listen
-                )
-            })?;
+        let listener = listen(args.listen).await?;
         http::serve(witness, listener, shutdown_signal()).await
     })
 }
