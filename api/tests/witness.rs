@@ -734,7 +734,7 @@ fn without_a_config_the_service_signs_nothing_and_says_so() {
         .header("authorization", &auth)
         .send_empty()
         .unwrap();
-    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.status().as_u16(), 409);
     let body: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "no_log_key");
     drop(s);

@@ -469,9 +469,9 @@ impl From<CheckpointingError> for ApiError {
         (status = 200, description = "The checkpoint of the current size (the latest one if the log did not grow), and what each witness did", body = RoundView),
         (status = 401, description = "`unauthenticated` or a bad request signature", body = super::error::ErrorBody),
         (status = 403, description = "`forbidden`: only coordinators sign checkpoints on demand", body = super::error::ErrorBody),
-        (status = 409, description = "`cannot_sign`: the log is empty, or the configured log key is not the one that signed before", body = super::error::ErrorBody),
+        (status = 409, description = "`no_log_key`: the service was started without the ledger's config, so it signs nothing; `cannot_sign`: the log is empty, or the configured log key is not the one that signed before", body = super::error::ErrorBody),
         (status = 500, description = "`inconsistent`: the stored log no longer extends the last checkpoint; nothing signed", body = super::error::ErrorBody),
-        (status = 503, description = "`no_log_key`: the service was started without the ledger's config; or `unavailable`", body = super::error::ErrorBody),
+        (status = 503, description = "`unavailable`", body = super::error::ErrorBody),
     ))]
 pub async fn sign_now<B: Backend + Clone, V: ViewStore + Clone>(
     State(app): S<B, V>,
@@ -483,9 +483,11 @@ pub async fn sign_now<B: Backend + Clone, V: ViewStore + Clone>(
             "only coordinators (the authority's role) sign checkpoints on demand / 仅组织协调人员可即时签署检查点",
         ));
     }
+    // 409, not 5xx: the service is working as configured; what it was asked for needs a
+    // configuration it was not started with.
     let Some(checkpointer) = app.options.checkpoints.clone() else {
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
             "no_log_key",
             "本服务未配置日志密钥 / this service holds no log key, so it signs no checkpoints: \
              start `bangfu serve` with --config <ledger.json> (written by `bangfu init`)",
