@@ -11,7 +11,7 @@ use crate::views::{ViewError, ViewStore};
 use bangfu_domain::date::Date;
 use bangfu_domain::ids::{CadreId, FundId, HouseholdId, ProgramId, UnitId};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub type Result<T> = std::result::Result<T, ViewError>;
 
@@ -116,6 +116,57 @@ pub async fn pairings_of_household<V: ViewStore>(
         if let Some(p) = pairing(views, pid).await? {
             out.push(p);
         }
+    }
+    Ok(out)
+}
+
+/// A household's pairing in one program as it stood on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PairingOnDay {
+    pub pairing: String,
+    pub program: ProgramId,
+    pub household: HouseholdId,
+    pub day: Date,
+    /// The cadres whose stint on the team covered the day.
+    pub cadres: BTreeSet<CadreId>,
+    /// The lead named by the last formation or handover dated on or before the day.
+    pub lead: Option<CadreId>,
+}
+
+/// The pairings of a household on a past `day`, and who was on each team that day.
+///
+/// Answered from the live rows, not by replay ([`crate::projector::as_of`] takes seconds on a
+/// large log): each pairing row keeps every cadre's stint with its dates, so a household row and
+/// one row per program it was ever paired in suffice. It reads the dates the statements carry, as
+/// the log knows them now; a replay up to the end of `day` differs only for facts recorded after
+/// that day with an earlier date (a late record), which this answer includes.
+pub async fn pairings_of_household_on<V: ViewStore>(
+    views: &V,
+    id: &HouseholdId,
+    day: Date,
+) -> Result<Vec<PairingOnDay>> {
+    let mut out = Vec::new();
+    for p in pairings_of_household(views, id).await? {
+        let cadres: BTreeSet<CadreId> = p.team_on(day).into_iter().cloned().collect();
+        if cadres.is_empty() {
+            continue;
+        }
+        // `max_by_key` keeps the last of equal dates: the later step in log order wins.
+        let lead = p
+            .history
+            .iter()
+            .filter(|s| matches!(s.step.as_str(), "formed" | "handed_over"))
+            .filter_map(|s| Some((s.date.filter(|d| *d <= day)?, s.lead.as_ref()?)))
+            .max_by_key(|(d, _)| *d)
+            .map(|(_, lead)| lead.clone());
+        out.push(PairingOnDay {
+            pairing: p.id,
+            program: p.program,
+            household: p.household,
+            day,
+            cadres,
+            lead,
+        });
     }
     Ok(out)
 }
@@ -361,4 +412,149 @@ pub async fn requests<V: ViewStore>(
             RequestFilter::Confirmed => v.request.state == RequestState::Confirmed,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docs::{HouseholdStatus, PairingStep, Signed, Stint, Team};
+    use crate::views::MemViews;
+    use bangfu_domain::aggregates::household::{Address, Category};
+
+    fn day(s: &str) -> Date {
+        Date::parse(s).unwrap()
+    }
+
+    fn cadre(s: &str) -> CadreId {
+        CadreId::new(s).unwrap()
+    }
+
+    fn step(name: &str, on: &str, lead: Option<&str>) -> PairingStep {
+        PairingStep {
+            step: name.into(),
+            date: Some(day(on)),
+            cadres: BTreeSet::new(),
+            lead: lead.map(cadre),
+            reason: None,
+            signed: Signed {
+                index: 0,
+                statement_id: "s".into(),
+                signer: "unknown".into(),
+                key: "k".into(),
+                recorded_at: "2016-01-01T00:00:00.000Z".into(),
+            },
+        }
+    }
+
+    fn stint(c: &str, from: &str, to: Option<&str>) -> Stint {
+        Stint {
+            cadre: cadre(c),
+            from: day(from),
+            to: to.map(day),
+        }
+    }
+
+    /// Formed 2016-01-10 with a and b (lead a); handed over 2016-06-01 to b and c (lead c); ended
+    /// 2017-01-01; formed again 2017-03-01 with d.
+    async fn views() -> (MemViews, HouseholdId) {
+        let program = ProgramId::new("p1").unwrap();
+        let household = HouseholdId::new("h1").unwrap();
+        let id = "p1:h1".to_owned();
+        let p = PairingRow {
+            id: id.clone(),
+            program: program.clone(),
+            household: household.clone(),
+            status: PairingStatus::Active,
+            team: Team {
+                cadres: BTreeSet::from([cadre("d")]),
+                lead: cadre("d"),
+                since: day("2017-03-01"),
+            },
+            formed: day("2017-03-01"),
+            ended: None,
+            stints: vec![
+                stint("a", "2016-01-10", Some("2016-06-01")),
+                stint("b", "2016-01-10", Some("2017-01-01")),
+                stint("c", "2016-06-01", Some("2017-01-01")),
+                stint("d", "2017-03-01", None),
+            ],
+            history: vec![
+                step("formed", "2016-01-10", Some("a")),
+                step("handover_proposed", "2016-05-20", Some("c")),
+                step("handed_over", "2016-06-01", Some("c")),
+                step("ended", "2017-01-01", None),
+                step("formed", "2017-03-01", Some("d")),
+            ],
+            visits: Vec::new(),
+            donations: BTreeMap::new(),
+            requests: Vec::new(),
+        };
+        let h = HouseholdRow {
+            id: household.clone(),
+            address: Address {
+                district: "d".into(),
+                street: "s".into(),
+                community: "c".into(),
+            },
+            category: Category::Illness,
+            members: 3,
+            status: HouseholdStatus::InHardship,
+            registered: day("2015-12-01"),
+            pairings: BTreeMap::from([(program, id.clone())]),
+        };
+        let rows = [
+            (key::<PairingRow>(&[&id]), p.into_any().to_json()),
+            (
+                key::<HouseholdRow>(&[household.as_str()]),
+                h.into_any().to_json(),
+            ),
+        ];
+        let v = MemViews::new();
+        v.commit(0, 1, &rows).await.unwrap();
+        (v, household)
+    }
+
+    async fn team(v: &MemViews, h: &HouseholdId, on: &str) -> Option<(Vec<String>, String)> {
+        let found = pairings_of_household_on(v, h, day(on)).await.unwrap();
+        assert!(found.len() <= 1, "one program, at most one pairing");
+        found.into_iter().next().map(|p| {
+            assert_eq!(p.day, day(on));
+            (
+                p.cadres.iter().map(|c| c.as_str().to_owned()).collect(),
+                p.lead.map(|l| l.as_str().to_owned()).unwrap_or_default(),
+            )
+        })
+    }
+
+    #[tokio::test]
+    async fn pairings_on_a_day_follow_the_stints_and_the_lead() {
+        let (v, h) = views().await;
+        let t =
+            |c: &[&str], lead: &str| Some((c.iter().map(|s| s.to_string()).collect(), lead.into()));
+        assert_eq!(
+            team(&v, &h, "2016-01-09").await,
+            None,
+            "before it was formed"
+        );
+        assert_eq!(team(&v, &h, "2016-01-10").await, t(&["a", "b"], "a"));
+        // A proposal changes nobody; the handover's date is the first day of the new team.
+        assert_eq!(team(&v, &h, "2016-05-31").await, t(&["a", "b"], "a"));
+        assert_eq!(team(&v, &h, "2016-06-01").await, t(&["b", "c"], "c"));
+        assert_eq!(team(&v, &h, "2016-12-31").await, t(&["b", "c"], "c"));
+        assert_eq!(team(&v, &h, "2017-01-01").await, None, "ended that day");
+        assert_eq!(
+            team(&v, &h, "2017-02-15").await,
+            None,
+            "between two pairings"
+        );
+        assert_eq!(team(&v, &h, "2017-03-01").await, t(&["d"], "d"));
+        assert_eq!(team(&v, &h, "2030-01-01").await, t(&["d"], "d"));
+        let nobody = HouseholdId::new("h2").unwrap();
+        assert!(
+            pairings_of_household_on(&v, &nobody, day("2016-03-01"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

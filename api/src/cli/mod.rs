@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch; each subcommand lives in its own file.
 
 mod anomalies;
+mod bench;
 mod checkpoint;
 mod commands;
 mod demo;
@@ -35,6 +36,8 @@ enum Command {
     /// Look for irregularities, each with the entries behind it: late records, bursts, copied
     /// diaries, … / 异常线索
     Anomalies(anomalies::Args),
+    /// Benchmark a synthetic program at a scale against baselines measured in the same run / 性能基准
+    Bench(bench::Args),
     /// Check a proof offline against the log's vkey / 离线核验证明
     CheckProof(prove::CheckArgs),
     /// Sign a checkpoint of the local store now and gather cosignatures / 立即签署检查点
@@ -74,6 +77,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Anomalies(args) => anomalies::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::CheckProof(args) => prove::check(args),
         Command::Commands(args) => commands::run(args),
         Command::Export(args) => export::run(args),
