@@ -145,7 +145,7 @@ fn submit<B: Backend>(s: &IntakeState<B>, client: usize, i: usize) -> OpFuture<'
             .context("the workload has no such statement")?;
         s.intake.submit(body).await.map(|_| ()).map_err(|r| {
             anyhow::anyhow!(
-                "the intake refused a workload statement ({}): {r}",
+                "基准指令被拒绝 / the intake refused a workload statement ({}): {r}",
                 r.code()
             )
         })
@@ -360,7 +360,7 @@ async fn execute(
     let now = Timestamp::from_unix_millis(now_ms()).context("the system clock is out of range")?;
     let ctx = authorize(statement, 1, now, registry).map_err(|e| {
         anyhow::anyhow!(
-            "the baseline refused {} on {}: {e}",
+            "基线拒绝 / the baseline refused {} on {}: {e}",
             statement.body.command,
             statement.body.target
         )
@@ -373,7 +373,7 @@ async fn execute(
     let id = statement.body.target.aggregate_id().to_owned();
     cqrs.execute(&id, Command { ctx, body }).await.map_err(|e| {
         anyhow::anyhow!(
-            "cqrs-es refused {} on {}: {e}",
+            "基线拒绝 / cqrs-es refused {} on {}: {e}",
             statement.body.command,
             statement.body.target
         )

@@ -1187,8 +1187,12 @@ impl Replay {
                 statement.body.command, statement.body.target
             )
         };
-        let ctx = authorize(&statement, index, recorded_at, &self.registry)
-            .map_err(|e| anyhow::anyhow!("{} was refused: {e}", describe(&statement)))?;
+        let ctx = authorize(&statement, index, recorded_at, &self.registry).map_err(|e| {
+            anyhow::anyhow!(
+                "生成的指令被拒绝 / {} was refused: {e}",
+                describe(&statement)
+            )
+        })?;
         let target = &statement.body.target;
         let key = (
             target.aggregate_type().to_owned(),
@@ -1219,7 +1223,12 @@ impl Replay {
             .context("the aggregate cache lost an entry")?;
         let events = aggregate
             .handle(ctx, &statement, &self.registry)
-            .map_err(|e| anyhow::anyhow!("{} was refused: {e}", describe(&statement)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "生成的指令被拒绝 / {} was refused: {e}",
+                    describe(&statement)
+                )
+            })?;
         for e in &events {
             self.registry
                 .apply(e)

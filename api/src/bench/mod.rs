@@ -342,7 +342,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         bar.finish_and_clear();
         series.push((
             n,
-            run.with_context(|| format!("the append run at {n} entries"))?,
+            run.with_context(|| format!("追加测试失败 / the append run at {n} entries"))?,
         ));
     }
     series.push((entries, sqlite_run.clone()));
@@ -524,7 +524,8 @@ async fn postgres_runs(
     }
     .await;
     let _ = drop_database(admin, &url).await;
-    let (size, run, registry) = ours.context("the PostgreSQL append run")?;
+    let (size, run, registry) =
+        ours.context("PostgreSQL 追加测试失败 / the PostgreSQL append run")?;
 
     let url = create_test_database(admin, "bangfu_bench_baseline")
         .await
@@ -537,7 +538,10 @@ async fn postgres_runs(
     ticker.abort();
     bar.finish_and_clear();
     let _ = drop_database(admin, &url).await;
-    Ok(((size, run), base.context("the cqrs-es baseline run")?))
+    Ok((
+        (size, run),
+        base.context("基线测试失败 / the cqrs-es baseline run")?,
+    ))
 }
 
 fn machine() -> Machine {
