@@ -125,10 +125,17 @@ impl Entry {
     /// Parses an entry that must already be in canonical form (as stored and exported).
     pub fn from_bytes(bytes: &[u8]) -> Result<Entry, StatementError> {
         let v = jcs::parse_canonical(bytes).map_err(StatementError::Json)?;
-        Entry::from_json(&v)
+        Entry::from_value(&v, Statement::from_jcs_input)
     }
 
     pub fn from_json(v: &Value) -> Result<Entry, StatementError> {
+        Entry::from_value(v, Statement::from_json)
+    }
+
+    fn from_value(
+        v: &Value,
+        statement_from: fn(&Value) -> Result<Statement, StatementError>,
+    ) -> Result<Entry, StatementError> {
         let o = exact_fields(
             v,
             "entry",
@@ -146,7 +153,7 @@ impl Entry {
             })?;
         let recorded_at = Timestamp::parse(str_field(o, "entry", "recorded_at")?)
             .map_err(StatementError::BadTimestamp)?;
-        let statement = Statement::from_json(&o["statement"])?;
+        let statement = statement_from(&o["statement"])?;
         let Value::Array(events) = &o["events"] else {
             return Err(StatementError::WrongType("entry.events".into(), "an array"));
         };

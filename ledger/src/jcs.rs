@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Number, Value};
 use std::fmt;
+use std::io::Write as _;
 use unicode_normalization::is_nfc;
 
 /// The largest integer magnitude allowed: 2^53 − 1 (I-JSON, RFC 7493 §2.2).
@@ -163,7 +164,14 @@ fn write_value(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), JcsErro
             }
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
             // RFC 8785 §3.2.3: sort by UTF-16 code units, not by UTF-8 bytes or code points.
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            // For ASCII keys, the usual case, that is the byte order.
+            members.sort_by(|a, b| {
+                if a.0.is_ascii() && b.0.is_ascii() {
+                    a.0.cmp(b.0)
+                } else {
+                    a.0.encode_utf16().cmp(b.0.encode_utf16())
+                }
+            });
             out.push(b'{');
             for (i, (k, item)) in members.into_iter().enumerate() {
                 if i > 0 {
@@ -191,35 +199,47 @@ fn write_number(n: &Number, out: &mut Vec<u8>) -> Result<(), JcsError> {
         return err(JcsErrorKind::IntegerOutOfRange, 0);
     }
     // For integers in the safe range, ECMAScript's Number-to-String is plain decimal.
-    out.extend_from_slice(i.to_string().as_bytes());
+    let _ = write!(out, "{i}"); // writing to a Vec cannot fail
     Ok(())
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), JcsError> {
-    if !is_nfc(s) {
+    if !nfc(s) {
         return err(JcsErrorKind::NotNfc, 0);
     }
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    // Copy runs that need no escaping whole: the bytes of a run are valid UTF-8 already.
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        if escaped.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(escaped);
         }
+        run = i + 1;
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
     Ok(())
+}
+
+/// Whether a string is in Unicode Normalization Form C. ASCII always is, and nearly every string
+/// in a log is ASCII, so it skips the table lookups.
+fn nfc(s: &str) -> bool {
+    s.is_ascii() || is_nfc(s)
 }
 
 struct Parser<'a> {
@@ -397,7 +417,7 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, JcsError> {
         let start = self.i;
         self.i += 1; // opening quote
-        let mut out = String::new();
+        let mut out = String::with_capacity(16);
         loop {
             let run = self.i;
             while let Some(b) = self.peek() {
@@ -426,7 +446,7 @@ impl Parser<'_> {
                 None => return err(JcsErrorKind::Syntax("unterminated string"), start),
             }
         }
-        if !is_nfc(&out) {
+        if !nfc(&out) {
             return err(JcsErrorKind::NotNfc, start);
         }
         Ok(out)

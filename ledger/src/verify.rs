@@ -2,19 +2,27 @@
 //! index where anything is wrong and why.
 //!
 //! For each entry it checks, in this order: canonical JCS form and the v1 fields, the index, the
-//! `prev_root` against the root of everything before it, the statement's signature (strict; batched
-//! through [`crate::signature::verify_many`], which always agrees with strict), and finally the
-//! [`Authorizer`] — the hook through which the domain decides whether the key was registered, not
-//! revoked and held a role allowed to issue the command at that point, and may replay the domain.
-//! Signatures are checked in batches, but a failure is always reported at the lowest bad index:
-//! pending signatures are settled before any later failure is reported.
+//! `prev_root` against the root of everything before it, the statement's signature (strict), and
+//! finally the [`Authorizer`] — the hook through which the domain decides whether the key was
+//! registered, not revoked and held a role allowed to issue the command at that point, and may
+//! replay the domain.
+//!
+//! Signatures are the bulk of the work, so they are checked strictly on worker threads, one per
+//! core, in chunks, while this thread goes on parsing and authorizing. (Strict one at a time beats
+//! [`crate::signature::verify_many`]'s guarded batch on a real log, where almost every entry has a
+//! different signer: see docs/performance.md.) A failure is still always reported at the lowest
+//! bad index: every chunk before it is settled, in log order, before any later failure is reported.
 
 use crate::Hash;
 use crate::entry::Entry;
 use crate::merkle::{CompactRange, leaf_hash};
-use crate::signature::{Item, PublicKey, Signature, verify_many};
+use crate::signature::{PublicKey, Signature};
 use crate::statement::StatementError;
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// Decides whether an entry's signer may issue its command, given every entry before it, and then
 /// takes the entry into account. Called once per entry, in order, after the format checks.
@@ -81,13 +89,69 @@ struct Pending {
     sig: Signature,
 }
 
-/// How many signatures are checked together.
-const BATCH: usize = 64;
+/// How many signatures a worker checks per chunk: enough to make handing over cheap.
+const CHUNK: usize = 64;
+
+/// A chunk of signatures for a worker, and where to send the lowest bad index (if any).
+type Job = (Vec<Pending>, Sender<Option<u64>>);
+
+/// Threads that check signatures strictly, chunk by chunk. Started on first use, so a verifier
+/// of a handful of entries costs no threads; stopped when the verifier is dropped.
+struct Pool {
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn start() -> Pool {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (jobs, queue) = channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let workers = (0..threads)
+            .map(|_| {
+                let queue = Arc::clone(&queue);
+                std::thread::spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job, never while verifying.
+                        let next = queue.lock().map(|q| q.recv());
+                        let Ok(Ok((chunk, reply))) = next else { return };
+                        let _ = reply.send(first_bad(&chunk));
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            jobs: Some(jobs),
+            workers,
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None; // closes the queue: each worker returns after its current chunk
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The lowest index in the chunk whose signature does not verify strictly.
+fn first_bad(chunk: &[Pending]) -> Option<u64> {
+    chunk
+        .iter()
+        .find(|p| p.key.verify_strict(&p.message, &p.sig).is_err())
+        .map(|p| p.index)
+}
 
 pub struct Verifier<A: Authorizer> {
     range: CompactRange,
     authorizer: A,
+    /// Signatures not yet handed to a worker.
     pending: Vec<Pending>,
+    /// Chunks handed over, oldest first, each with where its verdict will arrive.
+    in_flight: VecDeque<Receiver<Option<u64>>>,
+    pool: Option<Pool>,
 }
 
 impl<A: Authorizer> Verifier<A> {
@@ -95,7 +159,9 @@ impl<A: Authorizer> Verifier<A> {
         Verifier {
             range: CompactRange::new(),
             authorizer,
-            pending: Vec::with_capacity(BATCH),
+            pending: Vec::with_capacity(CHUNK),
+            in_flight: VecDeque::new(),
+            pool: None,
         }
     }
 
@@ -142,8 +208,8 @@ impl<A: Authorizer> Verifier<A> {
             message,
             sig: entry.statement.sig,
         });
-        if self.pending.len() >= BATCH {
-            self.settle()?;
+        if self.pending.len() >= CHUNK {
+            self.hand_over()?;
         }
         if let Err(why) = self.authorizer.authorize(&entry) {
             return self.fail(index, Failure::Refused(why));
@@ -159,31 +225,62 @@ impl<A: Authorizer> Verifier<A> {
         Err(VerifyError { index, failure })
     }
 
-    /// Verifies every pending signature; the lowest bad index is the error.
-    fn settle(&mut self) -> Result<(), VerifyError> {
-        let items: Vec<Item> = self
-            .pending
-            .iter()
-            .map(|p| Item {
-                key: &p.key,
-                message: &p.message,
-                signature: &p.sig,
-            })
-            .collect();
-        let verdicts = verify_many(&items);
-        let first_bad = self
-            .pending
-            .iter()
-            .zip(verdicts)
-            .find(|(_, ok)| !ok)
-            .map(|(p, _)| p.index);
-        self.pending.clear();
-        match first_bad {
-            Some(index) => Err(VerifyError {
+    /// Hands the pending signatures to the workers. Keeps at most a few chunks per worker in
+    /// flight (memory stays bounded), reporting a bad one as soon as it is the oldest.
+    fn hand_over(&mut self) -> Result<(), VerifyError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        let pool = self.pool.get_or_insert_with(Pool::start);
+        let limit = 4 * pool.workers.len();
+        let (reply, verdict) = channel();
+        let sent = pool
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send((chunk, reply)).is_ok());
+        if !sent {
+            // Only if a worker thread died, which first_bad cannot make happen.
+            return Err(self.lost());
+        }
+        self.in_flight.push_back(verdict);
+        while self.in_flight.len() > limit {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest chunk in flight; its lowest bad index is the error.
+    fn wait_oldest(&mut self) -> Result<(), VerifyError> {
+        let Some(verdict) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        match verdict.recv() {
+            Ok(None) => Ok(()),
+            Ok(Some(index)) => Err(VerifyError {
                 index,
                 failure: Failure::BadSignature,
             }),
-            None => Ok(()),
+            Err(_) => Err(self.lost()),
+        }
+    }
+
+    /// Verifies every signature taken so far; the lowest bad index is the error.
+    fn settle(&mut self) -> Result<(), VerifyError> {
+        self.hand_over()?;
+        while !self.in_flight.is_empty() {
+            self.wait_oldest()?;
+        }
+        Ok(())
+    }
+
+    /// A worker is gone, so a verdict is missing: report it rather than pass anything unchecked.
+    fn lost(&self) -> VerifyError {
+        VerifyError {
+            index: self.range.size(),
+            failure: Failure::Refused(
+                "a signature-checking thread stopped; verification cannot go on".into(),
+            ),
         }
     }
 

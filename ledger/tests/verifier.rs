@@ -271,3 +271,72 @@ fn a_genesis_that_is_not_a_genesis_is_refused() {
         (0, Failure::Refused(_))
     ));
 }
+
+/// Genesis, registration of a cadre and `visits` visits: enough entries for many chunks of
+/// signatures to be in flight on the worker threads at once.
+fn long_log(visits: u64) -> Log {
+    let (authority, cadre) = (key(1), key(2));
+    let mut log = Log::new();
+    let a = PublicKey::from(&authority).to_base64();
+    let c = PublicKey::from(&cadre).to_base64();
+    log.append(
+        &authority,
+        "genesis",
+        json!({"origin": "bangfu.example/gulou"}),
+        ("key_registered", json!({"key": a})),
+    );
+    log.append(
+        &authority,
+        "register_key",
+        json!({"key": c}),
+        ("key_registered", json!({"key": c})),
+    );
+    for i in 0..visits {
+        log.append(
+            &cadre,
+            "record_visit",
+            json!({"amount_fen": 5000 + i}),
+            ("visit_recorded", json!({"n": i})),
+        );
+    }
+    log
+}
+
+/// Alters the signed amount of the visit at `index` (a long log's visit `index - 2`).
+fn forge_amount(log: &mut Log, index: usize) {
+    let amount = 5000 + index - 2;
+    let s = String::from_utf8(log.entries[index].clone()).unwrap();
+    let forged = s.replace(
+        &format!("\"amount_fen\":{amount}"),
+        &format!("\"amount_fen\":{}", amount + 1_000_000),
+    );
+    assert_ne!(s, forged);
+    log.entries[index] = forged.into_bytes();
+}
+
+#[test]
+fn with_many_chunks_in_flight_the_lowest_bad_index_is_reported() {
+    let log = long_log(1_500);
+    let leaves: Vec<Hash> = log.entries.iter().map(|e| leaf_hash(e)).collect();
+    assert_eq!(verify(&log.entries).unwrap(), (1_502, root(&leaves)));
+
+    // Two forged signatures far apart: the earlier one is named, whichever chunk finishes first.
+    let mut two = long_log(1_500);
+    forge_amount(&mut two, 1_333);
+    forge_amount(&mut two, 301);
+    assert_eq!(first_failure(&two.entries), (301, Failure::BadSignature));
+
+    // A forged signature, then a removed entry hundreds of entries later, then the end.
+    let mut removed = long_log(1_500);
+    forge_amount(&mut removed, 130);
+    removed.entries.remove(1_100);
+    assert_eq!(
+        first_failure(&removed.entries),
+        (130, Failure::BadSignature)
+    );
+
+    // The very last entry: found only when the verifier finishes.
+    let mut last = long_log(1_500);
+    forge_amount(&mut last, 1_501);
+    assert_eq!(first_failure(&last.entries), (1_501, Failure::BadSignature));
+}
