@@ -458,9 +458,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     }
     out.push(load_figure);
     if options.keep.is_some() {
+        // The log key is derived and protects nothing; its vkey lets the kept log be verified
+        // again (or profiled) with the real command.
+        let vkey_file = work.join("log.vkey");
+        std::fs::write(&vkey_file, format!("{}\n", log_signer()?.verifier_key()))
+            .with_context(|| format!("writing {}", vkey_file.display()))?;
         notes.push(format!(
-            "the embedded stores are kept in {}",
-            work.display()
+            "the embedded stores are kept in {}; verify the log again with `bangfu verify --data {} --log-vkey \"$(cat {})\"`",
+            work.display(),
+            log_dir.display(),
+            vkey_file.display()
         ));
     }
     notes.push(
