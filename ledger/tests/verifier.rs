@@ -99,8 +99,8 @@ impl Log {
     }
 }
 
-/// Genesis, registration of a cadre, 20 visits by the cadre, revocation of the cadre.
-fn sample_log() -> Log {
+/// Genesis by the authority and registration of a cadre; returns the log and both keys.
+fn registered_cadre() -> (Log, SigningKey, SigningKey) {
     let (authority, cadre) = (key(1), key(2));
     let mut log = Log::new();
     let a = PublicKey::from(&authority).to_base64();
@@ -117,14 +117,26 @@ fn sample_log() -> Log {
         json!({"key": c}),
         ("key_registered", json!({"key": c})),
     );
-    for i in 0..20 {
+    (log, authority, cadre)
+}
+
+/// `visits` visits by the registered cadre, with amounts 5000, 5001, …
+fn visits(log: &mut Log, cadre: &SigningKey, visits: u64) {
+    for i in 0..visits {
         log.append(
-            &cadre,
+            cadre,
             "record_visit",
             json!({"amount_fen": 5000 + i}),
             ("visit_recorded", json!({"n": i})),
         );
     }
+}
+
+/// Genesis, registration of a cadre, 20 visits by the cadre, revocation of the cadre.
+fn sample_log() -> Log {
+    let (mut log, authority, cadre) = registered_cadre();
+    visits(&mut log, &cadre, 20);
+    let c = PublicKey::from(&cadre).to_base64();
     log.append(
         &authority,
         "revoke_key",
@@ -272,33 +284,11 @@ fn a_genesis_that_is_not_a_genesis_is_refused() {
     ));
 }
 
-/// Genesis, registration of a cadre and `visits` visits: enough entries for many chunks of
+/// Genesis, registration of a cadre and `n` visits: enough entries for many chunks of
 /// signatures to be in flight on the worker threads at once.
-fn long_log(visits: u64) -> Log {
-    let (authority, cadre) = (key(1), key(2));
-    let mut log = Log::new();
-    let a = PublicKey::from(&authority).to_base64();
-    let c = PublicKey::from(&cadre).to_base64();
-    log.append(
-        &authority,
-        "genesis",
-        json!({"origin": "bangfu.example/gulou"}),
-        ("key_registered", json!({"key": a})),
-    );
-    log.append(
-        &authority,
-        "register_key",
-        json!({"key": c}),
-        ("key_registered", json!({"key": c})),
-    );
-    for i in 0..visits {
-        log.append(
-            &cadre,
-            "record_visit",
-            json!({"amount_fen": 5000 + i}),
-            ("visit_recorded", json!({"n": i})),
-        );
-    }
+fn long_log(n: u64) -> Log {
+    let (mut log, _, cadre) = registered_cadre();
+    visits(&mut log, &cadre, n);
     log
 }
 
