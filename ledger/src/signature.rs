@@ -22,6 +22,7 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -31,9 +32,23 @@ pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PublicKey, KeyError> {
-        VerifyingKey::from_bytes(bytes)
-            .map(PublicKey)
-            .map_err(|_| KeyError::NotAPoint)
+        // Decompressing a point costs a field exponentiation, and a log has far fewer signers than
+        // entries: remember this thread's recent keys (exact bytes in, the same point out).
+        thread_local! {
+            static RECENT: RefCell<HashMap<[u8; 32], VerifyingKey>> = RefCell::new(HashMap::new());
+        }
+        const RECENT_KEYS: usize = 16_384;
+        if let Some(key) = RECENT.with_borrow(|recent| recent.get(bytes).copied()) {
+            return Ok(PublicKey(key));
+        }
+        let key = VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NotAPoint)?;
+        RECENT.with_borrow_mut(|recent| {
+            if recent.len() >= RECENT_KEYS {
+                recent.clear();
+            }
+            recent.insert(*bytes, key);
+        });
+        Ok(PublicKey(key))
     }
 
     pub fn from_base64(s: &str) -> Result<PublicKey, KeyError> {
