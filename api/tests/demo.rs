@@ -5,17 +5,10 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+mod common;
 
-fn bangfu(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu"))
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("BANGFU_DATABASE_URL")
-        .output()
-        .expect("the bangfu binary runs")
-}
+use common::bangfu_data as bangfu;
 
 fn json_of(out: &Output, what: &str) -> Value {
     assert!(

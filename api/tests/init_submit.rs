@@ -8,20 +8,10 @@ use bangfu_store::sqlite::SqliteBackend;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+mod common;
 
-fn bangfu(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("BANGFU_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{bangfu_in as bangfu, text};
 
 /// Runs and expects success; returns stdout parsed as JSON.
 fn ok_json(dir: &Path, args: &[&str]) -> Value {

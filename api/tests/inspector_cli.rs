@@ -7,33 +7,11 @@ use bangfu_store::backend::Backend;
 use bangfu_store::sqlite::SqliteBackend;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+
 use std::sync::OnceLock;
+mod common;
 
-fn bangfu(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("BANGFU_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = bangfu(dir, args);
-    assert!(
-        out.status.success(),
-        "bangfu {args:?} failed ({:?}): {}{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use common::{bangfu_in as bangfu, ok_in as ok, text};
 
 /// Runs and expects exit status 1 (checked, and found wrong); returns stdout.
 fn fails(dir: &Path, args: &[&str]) -> String {

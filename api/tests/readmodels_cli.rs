@@ -8,7 +8,8 @@ use bangfu_store::log::Log;
 use bangfu_store::sqlite::SqliteBackend;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+mod common;
 
 /// A ledger of 3 cadres and 6 households (household h<i> paired with cadre c<i mod 3>) and 4
 /// visits; returns its size.
@@ -28,13 +29,7 @@ fn ledger(dir: &Path) -> u64 {
 }
 
 fn bangfu(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu"))
-        .args(args)
-        .arg("--data")
-        .arg(dir)
-        .env_remove("BANGFU_DATABASE_URL")
-        .output()
-        .unwrap()
+    common::bangfu_data(args, dir)
 }
 
 fn json(dir: &Path, args: &[&str]) -> Value {

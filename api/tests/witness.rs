@@ -16,32 +16,12 @@ use bangfu_ledger::tlog_proof::format_consistency_proof;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+mod common;
 
-fn bangfu(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bangfu"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("BANGFU_DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = bangfu(dir, args);
-    assert!(
-        out.status.success(),
-        "bangfu {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use common::{bangfu_in as bangfu, ok_in as ok, text};
 
 /// A `bangfu` server running in the background (`serve` or `witness serve` with JSON log lines),
 /// killed when dropped.
