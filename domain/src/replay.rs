@@ -5,7 +5,6 @@
 use crate::decide::{AnyAggregate, authorize};
 use crate::registry::Registry;
 use bangfu_ledger::entry::Entry;
-use bangfu_ledger::statement::StatementId;
 use bangfu_ledger::verify::Authorizer;
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +13,8 @@ use std::collections::{HashMap, HashSet};
 pub struct Replayer {
     pub registry: Registry,
     aggregates: HashMap<(String, String), AnyAggregate>,
-    seen: HashSet<StatementId>,
+    /// Every statement id so far, as its 128 bits.
+    seen: HashSet<u128>,
 }
 
 impl Replayer {
@@ -26,7 +26,7 @@ impl Replayer {
 impl Authorizer for Replayer {
     fn authorize(&mut self, entry: &Entry) -> Result<(), String> {
         let statement = &entry.statement;
-        if !self.seen.insert(statement.body.id.clone()) {
+        if !self.seen.insert(statement.body.id.as_u128()) {
             return Err(format!(
                 "statement id {} was used by an earlier entry (a replayed statement)",
                 statement.body.id

@@ -53,6 +53,23 @@ impl StatementId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The UUID's 128 bits: equal exactly when the ids are equal, in a fifth of the memory (for
+    /// remembering every id of a long log).
+    pub fn as_u128(&self) -> u128 {
+        self.0
+            .bytes()
+            .filter(|b| *b != b'-')
+            .fold(0, |n, b| (n << 4) | u128::from(hex_value(b)))
+    }
+}
+
+/// The value of a lowercase hex digit (the only kind a parsed id holds).
+fn hex_value(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        _ => b - b'a' + 10,
+    }
 }
 
 impl fmt::Display for StatementId {
@@ -378,6 +395,14 @@ pub fn is_type_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_as_u128_is_its_uuid_bits() {
+        let id = StatementId::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        assert_eq!(id.as_u128(), 0x0f8fad5b_d9cb_469f_a165_70867728950e);
+        let other = StatementId::parse("0f8fad5b-d9cb-469f-a165-70867728950f").unwrap();
+        assert_ne!(id.as_u128(), other.as_u128());
+    }
 
     fn body(key: &SigningKey) -> Body {
         Body {
