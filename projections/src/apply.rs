@@ -2,10 +2,11 @@
 //!
 //! [`Projection`] holds the registry (keys, cadres, households, programs: who signed what) and a
 //! cache of rows. [`Projection::apply`] takes one entry; [`Projection::take_dirty`] hands the
-//! changed rows to whoever commits them with the new cursor. Rows missing from the cache are
-//! loaded from the view store, unless the projection started from nothing and has never evicted a
-//! row (a rebuild or an as-of replay), in which case the cache is the whole truth and a miss is
-//! simply "no such row".
+//! changed rows to whoever commits them with the new cursor, and [`Projection::shrink`] drops the
+//! least recently used clean rows once the cache is over its bound. Rows missing from the cache
+//! are loaded from the view store. When the projection started from nothing (a rebuild or an
+//! as-of replay) it knows every row there is: a miss on a key it never evicted is simply "no such
+//! row", without asking the store.
 
 use crate::docs::{
     Allocation, AnyDoc, AssessmentRow, CadreRow, CadreStatus, ContributionRow, DisbursementRow,
@@ -31,12 +32,26 @@ use bangfu_domain::registry::Registry;
 use bangfu_domain::upcasters;
 use bangfu_ledger::entry::{Entry, Event};
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// Above this many cached rows, clean rows are dropped after a commit (memory stays flat on
-/// province-sized logs; the rows are reloaded from the store when next needed).
-const MAX_CACHED_ROWS: usize = 400_000;
+/// The cache's bound, in estimated heap bytes (see [`Cached::weight`]): past it,
+/// [`Projection::shrink`] drops the least recently used clean rows until about half is left. Rows
+/// are reloaded from the store when next needed, so this trades memory for point queries, never
+/// correctness.
+const MAX_CACHED_BYTES: usize = 384 << 20;
+/// The bound in rows, which also bounds the map's table (it keeps its largest capacity).
+const MAX_CACHED_ROWS: usize = 500_000;
+/// A cached row's heap estimate is this, its key, and twice its JSON: the boxed document's inline
+/// size (the largest kind of row, a few hundred bytes), the map's slot, and the key again in the
+/// dirty set. Heaptrack on the tiny bench's rebuild put the typed rows' own allocations (strings,
+/// maps, vectors of small structs) at one to two times their JSON.
+const ROW_OVERHEAD: usize = std::mem::size_of::<AnyDoc>() + 96;
+/// Kinds of rows the projector writes and never reads back: their keys are not remembered when
+/// evicted (timeline and movement rows are most of a long log's rows). A miss on one of them
+/// still asks the store, so this list only saves memory and can never make a row disappear.
+const NEVER_READ_BACK: [&str; 3] = [TimelineRow::KIND, MovementRow::KIND, LogRow::KIND];
 
 #[derive(Debug)]
 pub enum ProjectError {
@@ -82,20 +97,84 @@ pub type Result<T> = std::result::Result<T, ProjectError>;
 /// The projector's working state for one view store.
 pub struct Projection {
     pub registry: Registry,
-    rows: HashMap<String, AnyDoc>,
+    rows: HashMap<String, Cached>,
     dirty: BTreeSet<String>,
-    /// True while the cache holds every row there is (started empty, never evicted).
-    complete: bool,
+    /// Batches handed out by [`Projection::take_dirty`] so far: rows put now are in batch
+    /// `batch`, the one the next `take_dirty` hands out.
+    batch: u64,
+    /// The sum of the cached rows' weights: the cache's estimated heap bytes.
+    bytes: usize,
+    /// `Some` when the projection started from an empty store: the hashes of the keys of rows it
+    /// evicted (except [`NEVER_READ_BACK`] kinds). Every other row it ever wrote is in the cache,
+    /// so only a miss on a key in here (or a false positive: equal hashes) needs the store.
+    /// `None` when resuming over stored rows: any miss may be a stored row.
+    ///
+    /// Grows by about 10–20 bytes per distinct evicted row of a kind that is read back
+    /// (households, pairings, funds, contributions, disbursements, receipts, requests…): the
+    /// city bench has ≈ 0.5 such rows per entry (525,000 of its 1.75M rows), so at most ≈ 10 MiB
+    /// at city scale and ≈ 100 MiB at province scale. The cached rows themselves stay within
+    /// [`MAX_CACHED_BYTES`].
+    evicted: Option<HashSet<u64, BuildHasherDefault<KeyHashHasher>>>,
+    /// The cache's bound: accounted bytes, rows.
+    bound: (usize, usize),
+}
+
+/// A cached row and what the cache's bound needs to know about it.
+struct Cached {
+    /// Boxed: the kinds of rows differ a lot in inline size, and the map's table (which keeps
+    /// its largest capacity) should not hold the largest for every slot.
+    doc: Box<AnyDoc>,
+    /// The batch that last put it (see [`Projection::batch`]).
+    touched: u64,
+    /// Its estimated heap bytes when last serialized (see [`ROW_OVERHEAD`]); 0 until then.
+    weight: usize,
+}
+
+/// The set of evicted keys holds their 64-bit SipHash already: hashing that hash again would
+/// only cost time.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64s are hashed with this; fold anything else in rather than panic.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A key's hash for the evicted set: SipHash with fixed keys, so it needs no state.
+fn key_hash(key: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+fn read_back(key: &str) -> bool {
+    let kind = key.split('/').next().unwrap_or("");
+    !NEVER_READ_BACK.contains(&kind)
 }
 
 impl Projection {
-    /// A projection starting from an empty view store: nothing is ever loaded.
+    /// A projection starting from an empty view store: nothing is loaded unless it was evicted.
     pub fn empty() -> Projection {
         Projection {
             registry: Registry::default(),
             rows: HashMap::new(),
             dirty: BTreeSet::new(),
-            complete: true,
+            batch: 0,
+            bytes: 0,
+            evicted: Some(HashSet::default()),
+            bound: (MAX_CACHED_BYTES, MAX_CACHED_ROWS),
         }
     }
 
@@ -106,37 +185,99 @@ impl Projection {
             registry,
             rows: HashMap::new(),
             dirty: BTreeSet::new(),
-            complete: false,
+            batch: 0,
+            bytes: 0,
+            evicted: None,
+            bound: (MAX_CACHED_BYTES, MAX_CACHED_ROWS),
         }
     }
 
-    /// The changed rows, serialized, in key order; they are now clean. When the cache has grown
-    /// past its bound, clean rows are dropped.
+    /// The changed rows, serialized, in key order; they are now clean, and rows put from now on
+    /// belong to the next batch.
     pub fn take_dirty(&mut self) -> Vec<(String, String)> {
         let dirty = std::mem::take(&mut self.dirty);
-        let out = dirty
-            .into_iter()
-            .filter_map(|k| self.rows.get(&k).map(|d| (k, d.to_json())))
-            .collect();
-        if self.rows.len() > MAX_CACHED_ROWS {
-            self.rows.clear();
-            self.complete = false;
+        let mut out = Vec::with_capacity(dirty.len());
+        for k in dirty {
+            if let Some(c) = self.rows.get_mut(&k) {
+                let json = c.doc.to_json();
+                let weight = 2 * (k.len() + json.len()) + ROW_OVERHEAD;
+                self.bytes = self.bytes - c.weight + weight;
+                c.weight = weight;
+                out.push((k, json));
+            }
         }
+        self.batch += 1;
         out
     }
 
-    /// Forgets every cached row (after another writer moved the store on).
+    /// When the cache is over its bound, drops clean rows, least recently put first, until about
+    /// half the bound is left. The rows of the last `unconfirmed` batches handed out by
+    /// [`Projection::take_dirty`] stay whatever the cost: their commit may not have happened yet,
+    /// so the store may not have them. Rows put since the last `take_dirty` (dirty) stay too.
+    pub fn shrink(&mut self, unconfirmed: u64) {
+        let (max_bytes, max_rows) = self.bound;
+        if self.bytes <= max_bytes && self.rows.len() <= max_rows {
+            return;
+        }
+        let keep_from = self.batch.saturating_sub(unconfirmed);
+        // Bytes and rows per batch, oldest first: drop whole batches until what is left fits in
+        // half the bound (or only the batches that must stay are left).
+        let mut per_batch: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+        for c in self.rows.values() {
+            let e = per_batch.entry(c.touched).or_default();
+            e.0 += c.weight;
+            e.1 += 1;
+        }
+        let (mut bytes, mut rows) = (self.bytes, self.rows.len());
+        let mut cut = 0;
+        for (&batch, &(b, n)) in &per_batch {
+            if batch >= keep_from || (bytes <= max_bytes / 2 && rows <= max_rows / 2) {
+                break;
+            }
+            bytes -= b;
+            rows -= n;
+            cut = batch + 1;
+        }
+        let evicted = &mut self.evicted;
+        self.rows.retain(|k, c| {
+            if c.touched >= cut {
+                return true;
+            }
+            if let Some(set) = evicted.as_mut()
+                && read_back(k)
+            {
+                set.insert(key_hash(k));
+            }
+            false
+        });
+        self.bytes = bytes;
+    }
+
+    /// Bounds the cache at `bytes` accounted bytes and `rows` rows instead of
+    /// [`MAX_CACHED_BYTES`] and [`MAX_CACHED_ROWS`]. 0 evicts every committed row after each
+    /// batch (tests use it to exercise reloading).
+    pub fn set_cache_bound(&mut self, bytes: usize, rows: usize) {
+        self.bound = (bytes, rows);
+    }
+
+    /// Forgets every cached row (after another writer moved the store on); the bound stays.
     pub fn forget(&mut self, registry: Registry) {
+        let bound = self.bound;
         *self = Projection::resume(registry);
+        self.bound = bound;
     }
 
     /// Takes a row out of the cache (loading it on a miss) for the caller to change and
     /// [`Projection::put`] back; taking rather than copying keeps big rows cheap to update.
     async fn take<T: Doc, V: ViewStore>(&mut self, views: &V, key: &str) -> Result<Option<T>> {
-        if let Some(doc) = self.rows.remove(key) {
-            return Ok(T::from_any(doc));
+        if let Some(c) = self.rows.remove(key) {
+            self.bytes -= c.weight;
+            return Ok(T::from_any(*c.doc));
         }
-        if self.complete {
+        if let Some(evicted) = &self.evicted
+            && read_back(key)
+            && !evicted.contains(&key_hash(key))
+        {
             return Ok(None);
         }
         let Some(json) = views.get(key).await? else {
@@ -147,7 +288,14 @@ impl Projection {
     }
 
     fn put<T: Doc>(&mut self, key: String, row: T) {
-        self.rows.insert(key.clone(), row.into_any());
+        let cached = Cached {
+            doc: Box::new(row.into_any()),
+            touched: self.batch,
+            weight: 0,
+        };
+        if let Some(old) = self.rows.insert(key.clone(), cached) {
+            self.bytes -= old.weight;
+        }
         self.dirty.insert(key);
     }
 
@@ -1041,5 +1189,79 @@ fn close_stint(stints: &mut [Stint], cadre: &CadreId, date: Date) {
         .find(|s| &s.cadre == cadre && s.to.is_none())
     {
         s.to = Some(date);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::MemViews;
+    use bangfu_domain::aggregates::unit::UnitKind;
+    use bangfu_domain::ids::UnitId;
+
+    fn unit(id: &str) -> UnitRow {
+        UnitRow {
+            id: UnitId::new(id).unwrap(),
+            name: format!("unit {id}"),
+            kind: UnitKind::Bureau,
+            parent: None,
+        }
+    }
+
+    fn head(size: u64) -> LogRow {
+        LogRow {
+            size,
+            last_recorded_at: String::new(),
+            today: Date::from_ymd(2020, 1, 1).unwrap(),
+        }
+    }
+
+    /// Rows of batches whose commit is unconfirmed, and dirty rows, survive any bound; older rows
+    /// go, and only they are asked of the store afterwards.
+    #[tokio::test]
+    async fn shrink_keeps_unconfirmed_rows_and_asks_only_for_evicted_ones() {
+        // The store holds a row the projection never wrote: asking for it would find it.
+        let views = MemViews::new();
+        views
+            .commit(0, 1, &[("unit/u9".into(), unit("u9").into_any().to_json())])
+            .await
+            .unwrap();
+        let mut p = Projection::empty();
+        p.set_cache_bound(0, 0);
+        p.put("unit/u1".into(), unit("u1"));
+        p.put(LOG_HEAD.into(), head(1));
+        assert_eq!(p.take_dirty().len(), 2);
+        p.shrink(1);
+        assert_eq!(p.rows.len(), 2, "batch 0 is not confirmed yet");
+        p.put("unit/u2".into(), unit("u2"));
+        assert_eq!(p.take_dirty().len(), 1);
+        p.put("unit/u3".into(), unit("u3"));
+        p.shrink(1);
+        let mut left: Vec<&String> = p.rows.keys().collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["unit/u2", "unit/u3"],
+            "batch 1 unconfirmed, u3 dirty"
+        );
+        assert!(p.bytes > 0);
+        // Never written, never evicted: "no such row" without asking, though the store has one.
+        assert_eq!(p.take::<UnitRow, _>(&views, "unit/u9").await.unwrap(), None);
+        // Evicted: asked for (this store never got it, so it is not found).
+        assert_eq!(p.take::<UnitRow, _>(&views, "unit/u1").await.unwrap(), None);
+        p.shrink(0);
+        assert_eq!(p.rows.keys().collect::<Vec<_>>(), ["unit/u3"]);
+        // Only read-back kinds are remembered; the log head is never taken.
+        let evicted = p.evicted.as_ref().unwrap();
+        assert!(evicted.contains(&key_hash("unit/u1")) && evicted.contains(&key_hash("unit/u2")));
+        assert!(!evicted.contains(&key_hash(LOG_HEAD)));
+        assert_eq!(evicted.len(), 2);
+
+        // Resuming over stored rows, every miss asks the store.
+        let mut r = Projection::resume(Registry::default());
+        assert_eq!(
+            r.take::<UnitRow, _>(&views, "unit/u9").await.unwrap(),
+            Some(unit("u9"))
+        );
     }
 }

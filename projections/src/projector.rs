@@ -15,13 +15,22 @@ use bangfu_domain::date::Date;
 use bangfu_domain::registry::Registry;
 use bangfu_ledger::entry::Entry;
 use bangfu_store::backend::{Backend, StoredEntry};
+use std::collections::VecDeque;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Serialized rows, `(key, document)`, as a commit takes them.
+type Rows = Vec<(String, String)>;
 
 /// Entries read from the log per page.
 const PAGE: u32 = 1000;
 /// Entries applied per committed batch. Larger batches make rebuilds faster; a follower commits
 /// at least after every page so new entries show within a second.
 const BATCH: u64 = 10_000;
+/// Entries per committed batch of a rebuild. Nobody reads the fresh tables until they are
+/// promoted, and the busiest rows (a pairing's, 5–9 KB) are written again by every batch that
+/// touches them, so a rebuild commits less often.
+const REBUILD_BATCH: u64 = 50_000;
 /// The aggregates the registry is built from.
 const REGISTRY_TYPES: [&str; 5] = ["authority", "unit", "cadre", "household", "program"];
 
@@ -35,6 +44,8 @@ pub struct Projector<V: ViewStore> {
     applied: u64,
     /// Set when a catch-up failed part-way: the cache must be dropped before the next one.
     poisoned: bool,
+    /// Entries per committed batch ([`BATCH`] unless tuned).
+    batch: u64,
 }
 
 impl<V: ViewStore> Projector<V> {
@@ -51,6 +62,7 @@ impl<V: ViewStore> Projector<V> {
             projection,
             applied,
             poisoned: false,
+            batch: BATCH,
         })
     }
 
@@ -61,7 +73,22 @@ impl<V: ViewStore> Projector<V> {
             projection: Projection::empty(),
             applied: 0,
             poisoned: false,
+            batch: BATCH,
         }
+    }
+
+    /// Commits every `entries` entries (at least 1) instead of every [`BATCH`]: smaller batches
+    /// show rows sooner and hold fewer changed rows in memory, larger ones commit less often.
+    pub fn with_batch(mut self, entries: u64) -> Projector<V> {
+        self.batch = entries.max(1);
+        self
+    }
+
+    /// Bounds the row cache at `bytes` accounted bytes and `rows` rows instead of the defaults
+    /// (see [`Projection::set_cache_bound`]).
+    pub fn with_cache_bound(mut self, bytes: usize, rows: usize) -> Projector<V> {
+        self.projection.set_cache_bound(bytes, rows);
+        self
     }
 
     pub fn views(&self) -> &V {
@@ -120,39 +147,61 @@ impl<V: ViewStore> Projector<V> {
             Some(n) => n.min(backend.size().await?),
             None => backend.size().await?,
         };
-        let mut next = self.applied;
+        let batch = self.batch;
+        let page_size = u64::from(PAGE).min(batch);
+        let mut pages = Pages::new(self.applied, target, page_size);
         let mut batch_start = self.applied;
-        while next < target {
-            let want = (target - next).min(u64::from(PAGE)) as u32;
-            let page = backend.entries(next, want).await?;
-            if page.is_empty() {
-                break;
-            }
-            for stored in &page {
-                let entry = decode_entry(stored, next)?;
-                self.projection.apply(&self.views, &entry).await?;
-                next += 1;
-            }
-            // Commit each full batch, and always at the end so followers stay fresh.
-            if next - batch_start >= BATCH || next >= target {
-                self.commit(batch_start, next).await?;
-                batch_start = next;
+        // The last batch applied, waiting to be committed: (from, to, rows).
+        let mut pending: Option<(u64, u64, Rows)> = None;
+        loop {
+            // The previous batch commits while the next one is applied. Both only read the view
+            // store; the rows of the batch being committed stay cached (see `shrink`), so nothing
+            // applied now reads a row the store does not have yet. The cursor still moves only
+            // by a commit, one batch after another: a failure anywhere leaves the stored cursor
+            // at the last commit, from which the next attempt starts again.
+            let views = &self.views;
+            let projection = &mut self.projection;
+            let commit = async {
+                match &pending {
+                    Some((from, to, rows)) => {
+                        views.commit(*from, *to, rows).await.map(|()| Some(*to))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let apply = async {
+                let mut next = batch_start;
+                while next - batch_start < batch {
+                    let Some(page) = pages.next(backend).await? else {
+                        break;
+                    };
+                    for entry in &page {
+                        projection.apply(views, entry).await?;
+                    }
+                    next += page.len() as u64;
+                    // A CPU-bound page seldom waits; yielding lets the commit beside it make
+                    // progress on stores whose commit needs polling (PostgreSQL's round trips).
+                    tokio::task::yield_now().await;
+                }
+                Ok::<u64, ProjectError>(next)
+            };
+            let (committed, applied) = tokio::join!(commit, apply);
+            if let Some(to) = committed? {
+                self.applied = to;
                 if let Some(p) = progress {
-                    p(next, target);
+                    p(to, target);
                 }
             }
+            let next = applied?;
+            if next == batch_start {
+                return Ok(self.applied);
+            }
+            let rows = self.projection.take_dirty();
+            // The batch just taken is not committed yet; everything before it is.
+            self.projection.shrink(1);
+            pending = Some((batch_start, next, rows));
+            batch_start = next;
         }
-        if next > batch_start {
-            self.commit(batch_start, next).await?;
-        }
-        Ok(self.applied)
-    }
-
-    async fn commit(&mut self, from: u64, to: u64) -> Result<()> {
-        let rows = self.projection.take_dirty();
-        self.views.commit(from, to, &rows).await?;
-        self.applied = to;
-        Ok(())
     }
 
     /// Catches up, then keeps following the log until `stop` turns true. Transient failures
@@ -194,9 +243,17 @@ pub async fn rebuild<B: Backend, V: ViewStore>(
     progress: Option<Progress<'_>>,
 ) -> Result<u64> {
     let fresh = live.start_rebuild().await?;
-    let mut projector = Projector::fresh(fresh);
+    let mut projector = Projector::fresh(fresh).with_batch(REBUILD_BATCH);
     let applied = projector.catch_up(backend, None, progress).await?;
-    projector.views.promote().await?;
+    let Projector {
+        views, projection, ..
+    } = projector;
+    // Freeing a full cache (hundreds of thousands of rows) takes a good part of a second: do it
+    // beside the promotion rather than before or after it.
+    let freeing = tokio::task::spawn_blocking(move || drop(projection));
+    views.promote().await?;
+    // A panic while freeing would be a bug in a destructor; the rows are promoted regardless.
+    let _ = freeing.await;
     Ok(applied)
 }
 
@@ -238,6 +295,68 @@ pub async fn size_at_end_of<B: Backend>(backend: &B, day: Date) -> Result<u64> {
         }
     }
     Ok(lo)
+}
+
+/// Pages of decoded entries, read and decoded ahead: up to [`DECODE_AHEAD`] pages are parsed on
+/// the blocking pool (in parallel when there are cores for it) while the caller applies the page
+/// before them. Parsing is the largest part of applying an entry.
+struct Pages {
+    /// The next index to read.
+    next: u64,
+    target: u64,
+    /// Pages being decoded, in log order, with the index of their first entry.
+    ahead: VecDeque<(u64, JoinHandle<Result<Vec<Entry>>>)>,
+    /// The log ended before `target` (a short read): read nothing more.
+    ended: bool,
+    /// Entries per page read, at most [`PAGE`].
+    page: u64,
+}
+
+/// Pages decoding ahead of the one being applied: a few MiB of entries at most.
+const DECODE_AHEAD: usize = 3;
+
+impl Pages {
+    fn new(from: u64, target: u64, page: u64) -> Pages {
+        Pages {
+            next: from,
+            target,
+            ahead: VecDeque::new(),
+            ended: false,
+            page,
+        }
+    }
+
+    /// The next page, in order, or `None` at the target or the log's end.
+    async fn next<B: Backend>(&mut self, backend: &B) -> Result<Option<Vec<Entry>>> {
+        while self.ahead.len() < DECODE_AHEAD && !self.ended && self.next < self.target {
+            let want = (self.target - self.next).min(self.page) as u32;
+            let page = backend.entries(self.next, want).await?;
+            if page.is_empty() {
+                self.ended = true;
+                break;
+            }
+            let first = self.next;
+            self.next += page.len() as u64;
+            let decoding = tokio::task::spawn_blocking(move || decode_page(&page, first));
+            self.ahead.push_back((first, decoding));
+        }
+        let Some((first, decoding)) = self.ahead.pop_front() else {
+            return Ok(None);
+        };
+        // The task fails only if decoding panicked: a bug met on these entries, so name them.
+        let page = decoding.await.map_err(|e| ProjectError::BadEntry {
+            index: first,
+            reason: format!("decoding the page of entries from here failed: {e}"),
+        })??;
+        Ok(Some(page))
+    }
+}
+
+fn decode_page(page: &[StoredEntry], first: u64) -> Result<Vec<Entry>> {
+    page.iter()
+        .zip(first..)
+        .map(|(stored, expected)| decode_entry(stored, expected))
+        .collect()
 }
 
 fn decode_entry(stored: &StoredEntry, expected: u64) -> Result<Entry> {

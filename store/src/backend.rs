@@ -400,6 +400,14 @@ pub trait Backend: Send + Sync + 'static {
         statement_id: &str,
     ) -> impl Future<Output = Result<Option<StoredEntry>>> + Send;
 
+    /// The entries holding these statement ids: one answer per id, in the order asked (`None` where
+    /// no entry holds it), all read in one round trip and from one snapshot. The writer checks a
+    /// whole batch for replays with it.
+    fn entries_by_statements(
+        &self,
+        statement_ids: &[&str],
+    ) -> impl Future<Output = Result<Vec<Option<StoredEntry>>>> + Send;
+
     /// Every event of one aggregate, by sequence.
     fn aggregate_events(
         &self,

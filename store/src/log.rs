@@ -4,6 +4,10 @@
 //! completes; then the whole batch is written in one transaction and one durable commit, and each
 //! caller learns its own entry index or its own refusal.
 //!
+//! Commits are pipelined: while one batch commits, the next is built on the state the first left in
+//! memory. It is written only after the first committed, and fails with it if it does not; no
+//! caller hears of an entry before the transaction holding it committed.
+//!
 //! State kept in memory by the writer, all rebuilt from the store on open and after any failed
 //! commit: the registry (keys, units, cadres, households, programs), a cache of aggregates, the
 //! right edge of the Merkle tree, and the last `recorded_at`. Readers go straight to the store.
@@ -26,8 +30,9 @@ use tokio::task::JoinHandle;
 /// The most statements one transaction takes.
 pub const MAX_BATCH: usize = 512;
 
-/// Aggregates kept in memory before the cache is emptied (they reload from the store on demand).
-const CACHE_LIMIT: usize = 200_000;
+/// Aggregates kept in memory before the cache is emptied, between two batches (they reload from the
+/// store on demand).
+pub const CACHE_LIMIT: usize = 200_000;
 
 /// Aggregate types whose events build the registry.
 const REGISTRY_TYPES: [&str; 5] = ["authority", "unit", "cadre", "household", "program"];
@@ -125,6 +130,16 @@ impl<B: Backend> Log<B> {
     }
 
     pub async fn open_with_clock(backend: B, clock: Clock) -> Result<Log<B>, StoreError> {
+        Self::open_with_cache_limit(backend, clock, CACHE_LIMIT).await
+    }
+
+    /// [`Log::open_with_clock`], with the writer's aggregate cache emptied past `cache_limit`
+    /// aggregates rather than [`CACHE_LIMIT`] (tests make it small to exercise the eviction).
+    pub async fn open_with_cache_limit(
+        backend: B,
+        clock: Clock,
+        cache_limit: usize,
+    ) -> Result<Log<B>, StoreError> {
         let backend = Arc::new(backend);
         let state = State::load(backend.as_ref()).await?;
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
@@ -132,6 +147,7 @@ impl<B: Backend> Log<B> {
             backend: backend.clone(),
             state,
             clock,
+            cache_limit,
         };
         let handle = tokio::spawn(writer.run(rx));
         Ok(Log {
@@ -381,6 +397,8 @@ struct Writer<B: Backend> {
     backend: Arc<B>,
     state: State,
     clock: Clock,
+    /// Past this many cached aggregates the cache is emptied, between batches only.
+    cache_limit: usize,
 }
 
 /// An accepted statement awaiting the commit of its batch.
@@ -389,18 +407,361 @@ struct Pending {
     receipt: Receipt,
 }
 
+/// Who waits for one batch, and what each was promised.
+#[derive(Default)]
+struct Callers {
+    pending: Vec<Pending>,
+    /// The statements accepted into the batch, by id, with their position in it. A statement sent
+    /// again while its batch is built or committing is found here: the store does not hold it yet.
+    ids: HashMap<StatementId, usize>,
+    /// Callers who sent a statement of the batch again, with its position: they get its receipt
+    /// (marked replayed) when the batch commits, or its failure.
+    replays: Vec<(Reply, usize)>,
+}
+
+impl Callers {
+    /// The batch committed: every caller gets its receipt.
+    fn answer(self) {
+        for (reply, at) in self.replays {
+            let answer = match self.pending.get(at) {
+                Some(p) => Ok(Receipt {
+                    replayed: true,
+                    ..p.receipt.clone()
+                }),
+                None => Err(AppendError::Corrupt(format!(
+                    "the writer lost track of position {at} in its batch"
+                ))),
+            };
+            let _ = reply.send(answer);
+        }
+        for p in self.pending {
+            let _ = p.reply.send(Ok(p.receipt));
+        }
+    }
+
+    /// The batch was not written: every caller may retry (replay protection makes it idempotent).
+    fn fail(self, e: &StoreError) {
+        let error = match e {
+            StoreError::DuplicateStatement(why) => StoreError::Conflict(format!(
+                "a statement in the batch was appended by another writer ({why})"
+            )),
+            other => other.clone(),
+        };
+        for p in self.pending {
+            let _ = p.reply.send(Err(AppendError::from(error.clone())));
+        }
+        for (reply, _) in self.replays {
+            let _ = reply.send(Err(AppendError::from(error.clone())));
+        }
+    }
+}
+
+/// The batch being built.
+struct Building {
+    batch: Batch,
+    callers: Callers,
+}
+
+/// A batch whose commit is under way, on its own task, while the writer builds the next one.
+struct InFlight {
+    /// Shared with the commit task; read here only to compare a statement sent again.
+    batch: Arc<Batch>,
+    callers: Callers,
+    commit: JoinHandle<Result<(), StoreError>>,
+}
+
+impl InFlight {
+    async fn wait(&mut self) -> Result<(), StoreError> {
+        joined((&mut self.commit).await)
+    }
+
+    /// Answers the callers once the commit finished with `result`; on failure returns the error,
+    /// after telling them.
+    fn settle(self, result: Result<(), StoreError>) -> Result<(), StoreError> {
+        match result {
+            Ok(()) => {
+                self.callers.answer();
+                Ok(())
+            }
+            Err(e) => {
+                self.callers.fail(&e);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A commit task's outcome. A task that panicked or was cancelled may or may not have committed:
+/// `Unavailable` says exactly that, and a retry is made safe by replay protection.
+fn joined(r: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), StoreError> {
+    r.unwrap_or_else(|e| {
+        Err(StoreError::Unavailable(format!(
+            "the commit task failed: {e}"
+        )))
+    })
+}
+
+/// What woke the writer up.
+// Lives on the stack from `wake` to the match on it: boxing the job would cost an allocation per
+// statement to save a few hundred bytes of stack.
+#[allow(clippy::large_enum_variant)]
+enum Wake {
+    Job(Job),
+    /// The batch in flight finished committing, with this outcome.
+    Committed(Result<(), StoreError>),
+    /// Every sender is gone: the log is closing.
+    Closed,
+}
+
+/// Whether the statement at position `at` of `batch` is `statement` (rather than another one
+/// reusing its id).
+fn same_statement(batch: &Batch, at: usize, statement: &Statement) -> bool {
+    batch
+        .entries
+        .get(at)
+        .is_some_and(|e| Entry::from_bytes(&e.body).is_ok_and(|e| e.statement == *statement))
+}
+
 impl<B: Backend> Writer<B> {
+    /// Group commit, pipelined: while batch N commits (on its own task), batch N+1 is built on the
+    /// state N left in memory and keeps taking statements as they arrive. N+1 is written only
+    /// after N committed, and its callers are answered only after N+1 itself committed. If N
+    /// fails, N+1 (decided on N's state) fails too and the state is reloaded from the store.
     async fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
-        while let Some(first) = jobs.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+        let mut inflight: Option<InFlight> = None;
+        loop {
+            let first = match Self::wake(&mut jobs, inflight.as_mut()).await {
+                Wake::Job(job) => job,
+                Wake::Committed(result) => {
+                    if let Some(f) = inflight.take() {
+                        if f.settle(result).is_err() {
+                            self.reload().await;
+                        }
+                    }
+                    continue;
+                }
+                Wake::Closed => {
+                    if let Some(mut f) = inflight.take() {
+                        let result = f.wait().await;
+                        let _ = f.settle(result);
+                    }
+                    return;
+                }
+            };
+            if self.state.aggregates.len() >= self.cache_limit {
+                // Only between batches, and only once the batch in flight has committed: its
+                // aggregates moved on in memory, not yet in the store, and a statement must never
+                // be decided on an aggregate reloaded without them.
+                if let Some(mut f) = inflight.take() {
+                    let result = f.wait().await;
+                    if f.settle(result).is_err() {
+                        self.reload().await;
+                    }
+                }
+                self.state.aggregates.clear();
+            }
+            let mut next = Building {
+                batch: Batch {
+                    first_index: self.state.range.size(),
+                    ..Batch::default()
+                },
+                callers: Callers::default(),
+            };
+            let mut chunk = vec![first];
+            let mut failed: Option<StoreError> = None;
+            loop {
+                while next.batch.entries.len() + chunk.len() < MAX_BATCH {
+                    match jobs.try_recv() {
+                        Ok(job) => chunk.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let taken = std::mem::take(&mut chunk);
+                if let Err(e) = self.add(&mut next, taken, inflight.as_mut()).await {
+                    failed = Some(e);
+                    break;
+                }
+                // While the batch before commits, whatever arrives joins this one.
+                if inflight.is_none() || next.batch.entries.len() >= MAX_BATCH {
+                    break;
+                }
+                match Self::wake(&mut jobs, inflight.as_mut()).await {
+                    Wake::Job(job) => {
+                        chunk.push(job);
+                        // Let the callers that are about to send run first, so the next replay
+                        // lookup covers them all rather than one statement each.
+                        tokio::task::yield_now().await;
+                    }
+                    Wake::Committed(result) => {
+                        if let Some(f) = inflight.take() {
+                            failed = f.settle(result).err();
+                        }
+                        break;
+                    }
+                    Wake::Closed => break,
                 }
             }
-            self.process(batch).await;
+            // This batch continues the tree and the aggregates of the one before: it is written
+            // only once that one has committed.
+            if let Some(mut f) = inflight.take() {
+                let result = f.wait().await;
+                if let Err(e) = f.settle(result) {
+                    failed.get_or_insert(e);
+                }
+            }
+            if let Some(e) = failed {
+                // The state in memory may be ahead of the store: nothing of this batch is written.
+                next.callers.fail(&e);
+                self.reload().await;
+                continue;
+            }
+            if !next.batch.entries.is_empty() {
+                inflight = Some(self.submit(next));
+            }
         }
+    }
+
+    /// The next statement, or the commit in flight finishing (looked at first, so its callers
+    /// hear at once), or the log closing.
+    async fn wake(jobs: &mut mpsc::Receiver<Job>, inflight: Option<&mut InFlight>) -> Wake {
+        match inflight {
+            None => jobs.recv().await.map_or(Wake::Closed, Wake::Job),
+            Some(f) => tokio::select! {
+                biased;
+                result = &mut f.commit => Wake::Committed(joined(result)),
+                job = jobs.recv() => job.map_or(Wake::Closed, Wake::Job),
+            },
+        }
+    }
+
+    /// Starts committing a built batch on its own task.
+    fn submit(&self, next: Building) -> InFlight {
+        let batch = Arc::new(next.batch);
+        let (backend, rows) = (self.backend.clone(), batch.clone());
+        let commit = tokio::spawn(async move { backend.append(&rows).await });
+        InFlight {
+            batch,
+            callers: next.callers,
+            commit,
+        }
+    }
+
+    /// Rebuilds the in-memory state from the store (after a failed batch, which the store holds
+    /// none of), retrying while the store is unreachable: it may be restarting.
+    async fn reload(&mut self) {
+        loop {
+            match State::load(self.backend.as_ref()).await {
+                Ok(state) => {
+                    self.state = state;
+                    return;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// Decides `jobs` into the batch being built, on top of `prev` (the batch committing, if
+    /// any). Each job is answered at once (a refusal, the receipt of a statement already
+    /// committed) or kept with the batch until its commit. An error means a read failed while
+    /// deciding, so the state in memory may be ahead of what can be written: the caller fails the
+    /// batch and reloads. Every job of `jobs` has been answered or kept by then.
+    async fn add(
+        &mut self,
+        next: &mut Building,
+        jobs: Vec<Job>,
+        mut prev: Option<&mut InFlight>,
+    ) -> Result<(), StoreError> {
+        // Replay checks for the whole chunk in one read. A statement of `prev` may not be
+        // visible in the store yet; it is found in `prev.callers.ids` below.
+        let lookup = {
+            let ids: Vec<&str> = jobs
+                .iter()
+                .map(|j| j.statement.statement().body.id.as_str())
+                .collect();
+            self.backend.entries_by_statements(&ids).await
+        };
+        let stored = match lookup {
+            Ok(found) if found.len() == jobs.len() => found,
+            other => {
+                // Nothing was decided: the batch so far stands; these statements may be resent.
+                let e = other.err().unwrap_or_else(|| {
+                    StoreError::Corrupt("the replay lookup answered for other statements".into())
+                });
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone().into()));
+                }
+                return Ok(());
+            }
+        };
+        let mut jobs = jobs.into_iter().zip(stored);
+        while let Some((job, stored)) = jobs.next() {
+            let statement = job.statement.statement();
+            let id = &statement.body.id;
+            if let Some(&at) = next.callers.ids.get(id) {
+                if same_statement(&next.batch, at, statement) {
+                    next.callers.replays.push((job.reply, at));
+                } else {
+                    let _ = job.reply.send(Err(AppendError::IdReused {
+                        id: id.to_string(),
+                        index: next.batch.first_index + at as u64,
+                    }));
+                }
+                continue;
+            }
+            if let Some(p) = prev.as_deref_mut() {
+                if let Some(&at) = p.callers.ids.get(id) {
+                    if same_statement(&p.batch, at, statement) {
+                        p.callers.replays.push((job.reply, at));
+                    } else {
+                        let _ = job.reply.send(Err(AppendError::IdReused {
+                            id: id.to_string(),
+                            index: p.batch.first_index + at as u64,
+                        }));
+                    }
+                    continue;
+                }
+            }
+            if let Some(stored) = stored {
+                let _ = job.reply.send(Self::replayed(&stored, statement));
+                continue;
+            }
+            match self.decide(&next.batch, statement).await {
+                Ok((entry, body)) => {
+                    let leaf = merkle::leaf_hash(&body);
+                    let hashes = self.state.range.append(leaf);
+                    next.batch.hashes.extend(hashes);
+                    self.state.last_recorded_ms = entry.recorded_at.unix_millis();
+                    next.callers
+                        .ids
+                        .insert(id.clone(), next.batch.entries.len());
+                    next.batch.entries.push(new_entry(&entry, leaf, body));
+                    next.callers.pending.push(Pending {
+                        reply: job.reply,
+                        receipt: Receipt {
+                            index: entry.index,
+                            leaf,
+                            recorded_at: entry.recorded_at,
+                            events: entry.events,
+                            replayed: false,
+                        },
+                    });
+                }
+                Err(e) => {
+                    let failed_store = matches!(e, AppendError::Retry(_) | AppendError::Corrupt(_));
+                    let _ = job.reply.send(Err(e));
+                    if failed_store {
+                        let e = StoreError::Unavailable(
+                            "a read failed while building the batch".into(),
+                        );
+                        for (job, _) in jobs {
+                            let _ = job.reply.send(Err(e.clone().into()));
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn aggregate(
@@ -410,9 +771,7 @@ impl<B: Backend> Writer<B> {
     ) -> Result<&mut AnyAggregate, AppendError> {
         let key = (aggregate_type.to_owned(), aggregate_id.to_owned());
         if !self.state.aggregates.contains_key(&key) {
-            if self.state.aggregates.len() >= CACHE_LIMIT {
-                self.state.aggregates.clear();
-            }
+            // Never emptied here, in the middle of a batch: see `run`.
             let mut aggregate = AnyAggregate::new(aggregate_type).map_err(AppendError::Refused)?;
             for event in self
                 .backend
@@ -448,130 +807,6 @@ impl<B: Backend> Writer<B> {
             events: entry.events,
             replayed: true,
         })
-    }
-
-    async fn process(&mut self, jobs: Vec<Job>) {
-        let mut batch = Batch {
-            first_index: self.state.range.size(),
-            ..Batch::default()
-        };
-        let mut pending: Vec<Pending> = Vec::new();
-        // Statements accepted in this batch, by id, for in-batch replays.
-        let mut in_batch: HashMap<StatementId, usize> = HashMap::new();
-        let mut replays_in_batch: Vec<(Reply, usize)> = Vec::new();
-        for job in jobs {
-            let statement = job.statement.statement();
-            let id = &statement.body.id;
-            if let Some(&at) = in_batch.get(id) {
-                let same = batch.entries.get(at).is_some_and(|e| {
-                    Entry::from_bytes(&e.body).is_ok_and(|e| e.statement == *statement)
-                });
-                if same {
-                    replays_in_batch.push((job.reply, at));
-                } else {
-                    let _ = job.reply.send(Err(AppendError::IdReused {
-                        id: id.to_string(),
-                        index: batch.first_index + at as u64,
-                    }));
-                }
-                continue;
-            }
-            match self.backend.entry_by_statement(id.as_str()).await {
-                Ok(Some(stored)) => {
-                    let _ = job.reply.send(Self::replayed(&stored, statement));
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    let _ = job.reply.send(Err(e.into()));
-                    continue;
-                }
-            }
-            match self.decide(&batch, statement).await {
-                Ok((entry, body)) => {
-                    let leaf = merkle::leaf_hash(&body);
-                    let hashes = self.state.range.append(leaf);
-                    batch.hashes.extend(hashes);
-                    self.state.last_recorded_ms = entry.recorded_at.unix_millis();
-                    in_batch.insert(id.clone(), batch.entries.len());
-                    batch.entries.push(new_entry(&entry, leaf, body));
-                    pending.push(Pending {
-                        reply: job.reply,
-                        receipt: Receipt {
-                            index: entry.index,
-                            leaf,
-                            recorded_at: entry.recorded_at,
-                            events: entry.events,
-                            replayed: false,
-                        },
-                    });
-                }
-                Err(e) => {
-                    let failed_store = matches!(e, AppendError::Retry(_) | AppendError::Corrupt(_));
-                    let _ = job.reply.send(Err(e));
-                    if failed_store {
-                        // The writer's state may be ahead of what can be written; start over.
-                        self.fail_batch(
-                            pending,
-                            replays_in_batch,
-                            StoreError::Unavailable(
-                                "a read failed while building the batch".into(),
-                            ),
-                        )
-                        .await;
-                        return;
-                    }
-                }
-            }
-        }
-        if batch.entries.is_empty() {
-            return;
-        }
-        match self.backend.append(&batch).await {
-            Ok(()) => {
-                for (reply, at) in replays_in_batch {
-                    let mut receipt = pending[at].receipt.clone();
-                    receipt.replayed = true;
-                    let _ = reply.send(Ok(receipt));
-                }
-                for p in pending {
-                    let _ = p.reply.send(Ok(p.receipt));
-                }
-            }
-            Err(e) => self.fail_batch(pending, replays_in_batch, e).await,
-        }
-    }
-
-    /// Tells every caller of a failed batch to retry, then rebuilds the in-memory state from the
-    /// store, which holds none of the batch.
-    async fn fail_batch(
-        &mut self,
-        pending: Vec<Pending>,
-        replays: Vec<(Reply, usize)>,
-        e: StoreError,
-    ) {
-        let error = match e {
-            StoreError::DuplicateStatement(why) => StoreError::Conflict(format!(
-                "a statement in the batch was appended by another writer ({why})"
-            )),
-            other => other,
-        };
-        for p in pending {
-            let _ = p.reply.send(Err(AppendError::from(error.clone())));
-        }
-        for (reply, _) in replays {
-            let _ = reply.send(Err(AppendError::from(error.clone())));
-        }
-        // Keep trying to reload: the store may be restarting.
-        loop {
-            match State::load(self.backend.as_ref()).await {
-                Ok(state) => {
-                    self.state = state;
-                    return;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-            }
-        }
     }
 
     /// Authorizes the statement and lets its aggregate decide; builds the entry.

@@ -947,6 +947,32 @@ impl Backend for PgBackend {
         rows.first().map(stored_entry).transpose()
     }
 
+    /// One query, `statement_id = ANY($1)`, on the unique index.
+    async fn entries_by_statements(
+        &self,
+        statement_ids: &[&str],
+    ) -> Result<Vec<Option<StoredEntry>>> {
+        if statement_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .query(
+                "SELECT idx, body, statement_id FROM entries WHERE statement_id = ANY($1)",
+                &[&statement_ids],
+                "looking up statements",
+            )
+            .await?;
+        let mut found: HashMap<String, StoredEntry> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = col(row, 2, "entries.statement_id")?;
+            found.insert(id, stored_entry(row)?);
+        }
+        Ok(statement_ids
+            .iter()
+            .map(|id| found.get(*id).cloned())
+            .collect())
+    }
+
     async fn aggregate_events(
         &self,
         aggregate_type: &str,

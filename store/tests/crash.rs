@@ -24,8 +24,11 @@ impl Rng {
     }
 }
 
-/// Runs the appender until `run_for`, kills it with SIGKILL, returns the indexes it acknowledged.
-fn run_and_kill(store_args: &[&str], run_for: Duration) -> Vec<u64> {
+/// Runs the appender for `run_for` — counted from when it says it is ready, unless
+/// `during_start_up`, which may kill it while it opens the store — then kills it with SIGKILL.
+/// Returns the indexes it acknowledged. Counting from readiness keeps rounds on a loaded machine,
+/// where start-up alone can take a second, from acknowledging nothing.
+fn run_and_kill(store_args: &[&str], run_for: Duration, during_start_up: bool) -> Vec<u64> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bangfu-fault-appender"))
         .args(store_args)
         .stdout(Stdio::piped())
@@ -35,9 +38,13 @@ fn run_and_kill(store_args: &[&str], run_for: Duration) -> Vec<u64> {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stdout = child.stdout.take().unwrap();
     let sink = acked.clone();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
+            if line == "ready" {
+                let _ = ready_tx.send(());
+            }
             if let Some(i) = line
                 .strip_prefix("ack ")
                 .and_then(|s| s.parse::<u64>().ok())
@@ -46,6 +53,10 @@ fn run_and_kill(store_args: &[&str], run_for: Duration) -> Vec<u64> {
             }
         }
     });
+    if !during_start_up {
+        // A child that dies first closes the channel, and its missing acks fail the test.
+        let _ = ready.recv_timeout(Duration::from_secs(60));
+    }
     std::thread::sleep(run_for);
     child.kill().expect("SIGKILL the appender"); // std's kill is SIGKILL on Unix
     child.wait().unwrap();
@@ -109,7 +120,7 @@ where
     for round in 0..rounds {
         // Long enough to get past start-up and commit several batches, short enough to die mid-batch.
         let run_for = Duration::from_millis(300 + rng.next() % 900);
-        let acked = run_and_kill(&args, run_for);
+        let acked = run_and_kill(&args, run_for, rng.next() % 4 == 0);
         total_acked += acked.len();
         let backend = open().await;
         let size = check_after_kill(&backend, &acked, round, seed).await;

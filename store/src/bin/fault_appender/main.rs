@@ -1,6 +1,7 @@
 //! `bangfu-fault-appender`: a fault-injection harness. It appends generated, validly signed
 //! statements to a store from several concurrent writers, forever, and prints one line per
-//! acknowledged append — `ack <index>` — only after the store has committed it. Crash tests kill it
+//! acknowledged append — `ack <index>` — only after the store has committed it (and `ready` once the
+//! log is open). Crash tests kill it
 //! with SIGKILL at random moments and then check that every printed index survived.
 //!
 //! Usage: `bangfu-fault-appender (--sqlite PATH | --postgres URL) [--writers N]`
@@ -34,6 +35,8 @@ async fn run<B: Backend>(backend: B, writers: u64) {
         eprintln!("cannot open the log: {e}");
         std::process::exit(1)
     }));
+    // Tells the crash test that start-up is over, so that its clock measures appending.
+    ack("ready");
     if log.size().await.unwrap_or(0) == 0 {
         for st in district::district(CADRES, HOUSEHOLDS) {
             match log.append(st).await {
