@@ -13,32 +13,9 @@ use bangfu_projections::views_sqlite::SqliteViews;
 use bangfu_store::log::Log;
 use bangfu_store::sqlite::SqliteBackend;
 use common::scenario::{Scenario, final_day};
+use common::{SEED, assert_same_rows, rows};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-const SEED: u64 = 0x2016_1231_b0a7_f00d;
-
-/// Every row of a view store, in key order.
-async fn rows<V: ViewStore>(views: &V) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    loop {
-        let after = out.last().map(|(k, _)| k.clone()).unwrap_or_default();
-        let page = views.scan("", &after, 5000).await.expect("scan");
-        let done = page.len() < 5000;
-        out.extend(page);
-        if done {
-            return out;
-        }
-    }
-}
-
-fn assert_same_rows(what: &str, a: &[(String, String)], b: &[(String, String)]) {
-    assert_eq!(a.len(), b.len(), "{what}: the number of rows");
-    for ((ka, va), (kb, vb)) in a.iter().zip(b) {
-        assert_eq!(ka, kb, "{what}: keys differ");
-        assert_eq!(va, vb, "{what}: row {ka} differs");
-    }
-}
 
 /// Another store, counting the rows asked for and those not found, and failing the `fail_at`-th
 /// commit (counting from 1; 0 never fails).

@@ -28,45 +28,9 @@ use common::scenario::{
     self, ASSESSED_YEAR, CAMPAIGN, ENDED_HOUSEHOLD, FUNDS, LATE_AFTER_DAYS, LEAVING, MOVING,
     NEW_CADRES, PROGRAM, RETIRING, Scenario, Tallies, d, final_day,
 };
+use common::{SEED, assert_same_rows, rows};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-
-const SEED: u64 = 0x2016_1231_b0a7_f00d;
-
-/// Every row of a view store, in key order, read page by page.
-async fn rows<V: ViewStore>(views: &V) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    loop {
-        let after = out.last().map(|(k, _)| k.clone()).unwrap_or_default();
-        let page = views.scan("", &after, 5000).await.expect("scan");
-        let done = page.len() < 5000;
-        out.extend(page);
-        if done {
-            return out;
-        }
-    }
-}
-
-/// Two sets of rows are identical; on failure, names the first difference rather than dumping
-/// thousands of rows.
-fn assert_same_rows(what: &str, a: &[(String, String)], b: &[(String, String)]) {
-    if a == b {
-        return;
-    }
-    let ka: BTreeSet<&String> = a.iter().map(|(k, _)| k).collect();
-    let kb: BTreeSet<&String> = b.iter().map(|(k, _)| k).collect();
-    if let Some(k) = ka.symmetric_difference(&kb).next() {
-        panic!(
-            "{what}: {} rows vs {}; row {k} is only in the {}",
-            a.len(),
-            b.len(),
-            if ka.contains(k) { "first" } else { "second" }
-        );
-    }
-    for ((k, va), (_, vb)) in a.iter().zip(b) {
-        assert_eq!(va, vb, "{what}: row {k} differs");
-    }
-}
 
 fn fid(s: &str) -> FundId {
     FundId::new(s).expect("fund id")

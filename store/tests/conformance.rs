@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::append_ok;
+
 use bangfu_domain::aggregates::pairing::Pairing;
 use bangfu_domain::replay::Replayer;
 use bangfu_ledger::Hash;
@@ -35,20 +37,6 @@ async fn verify_all<B: Backend>(log: &Log<B>) -> Vec<Hash> {
     assert_eq!(n, size);
     assert_eq!(root, log.tree_head(size).await.unwrap(), "stored tree head");
     leaves
-}
-
-async fn append_ok<B: Backend>(
-    log: &Log<B>,
-    st: bangfu_ledger::statement::VerifiedStatement,
-) -> Receipt {
-    let label = format!(
-        "{} {}",
-        st.statement().body.command,
-        st.statement().body.target
-    );
-    log.append(st)
-        .await
-        .unwrap_or_else(|e| panic!("{label} refused: {e}"))
 }
 
 /// Retries retryable failures, as a client would.

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::append_ok;
+
 use bangfu_ledger::Hash;
 use bangfu_ledger::entry::Event;
 use bangfu_ledger::seal::Opening;
@@ -20,17 +22,6 @@ use tokio::sync::{Semaphore, mpsc};
 
 fn clock() -> bangfu_store::log::Clock {
     Box::new(|| 1_452_038_400_000) // 2016-01-06T00:00Z, after the visits' date
-}
-
-async fn append_ok<B: Backend>(log: &Log<B>, st: VerifiedStatement) -> Receipt {
-    let label = format!(
-        "{} {}",
-        st.statement().body.command,
-        st.statement().body.target
-    );
-    log.append(st)
-        .await
-        .unwrap_or_else(|e| panic!("{label} refused: {e}"))
 }
 
 /// The visit ids recorded on household `h`'s pairing, checking its sequence is gap-free.

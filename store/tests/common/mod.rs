@@ -9,10 +9,25 @@ mod district;
 #[allow(unused_imports)]
 pub use district::*;
 
+use bangfu_ledger::statement::VerifiedStatement;
+use bangfu_store::backend::Backend;
+use bangfu_store::log::{Log, Receipt};
 use bangfu_store::sqlite::SqliteBackend;
 
 pub async fn fresh_sqlite(dir: &tempfile::TempDir) -> SqliteBackend {
     SqliteBackend::open(&dir.path().join("log.sqlite"))
         .await
         .expect("open SQLite store")
+}
+
+/// Appends a statement the test expects to be accepted; a refusal fails the test, naming it.
+pub async fn append_ok<B: Backend>(log: &Log<B>, st: VerifiedStatement) -> Receipt {
+    let label = format!(
+        "{} {}",
+        st.statement().body.command,
+        st.statement().body.target
+    );
+    log.append(st)
+        .await
+        .unwrap_or_else(|e| panic!("{label} refused: {e}"))
 }
