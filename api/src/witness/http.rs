@@ -8,9 +8,11 @@
 use super::cosign::{MAX_REQUEST_BYTES, Witness};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::future::Future;
@@ -35,7 +37,10 @@ fn line(message: impl std::fmt::Display) -> String {
 pub fn router(witness: Arc<Witness>) -> Router {
     Router::new()
         .route("/", get(about))
-        .route("/add-checkpoint", post(add_checkpoint))
+        .route(
+            "/add-checkpoint",
+            post(add_checkpoint).layer(middleware::from_fn(refuse_announced_oversize)),
+        )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -51,20 +56,36 @@ async fn about(State(witness): State<Arc<Witness>>) -> Response {
     text(StatusCode::OK, body)
 }
 
+/// Refuses a request whose announced length is over the limit before reading any of it, so the
+/// client hears why rather than meeting a closed connection half-way through sending.
+async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_REQUEST_BYTES as u64) {
+        return too_large();
+    }
+    next.run(request).await
+}
+
+fn too_large() -> Response {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        line(format_args!(
+            "请求过大 / the request is over {MAX_REQUEST_BYTES} bytes; a checkpoint request is far smaller"
+        )),
+    )
+}
+
 async fn add_checkpoint(
     State(witness): State<Arc<Witness>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                line(format_args!(
-                    "请求过大 / the request is over {MAX_REQUEST_BYTES} bytes; a checkpoint request is far smaller"
-                )),
-            );
-        }
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
         Err(e) => {
             return text(
                 StatusCode::BAD_REQUEST,
