@@ -256,11 +256,12 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// SplitMix64: small, fast and seeded, so every run plans the same program.
-struct Rng(u64);
+/// SplitMix64: small, fast and seeded, so every run plans the same program (and the read-side
+/// figures ask the same questions at one size).
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn new(parts: &[u64]) -> Rng {
+    pub(super) fn new(parts: &[u64]) -> Rng {
         let mut r = Rng(0x6261_6e67_6675_6265);
         for p in parts {
             r.0 ^= *p;
@@ -278,7 +279,7 @@ impl Rng {
     }
 
     /// In `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 

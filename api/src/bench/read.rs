@@ -13,6 +13,7 @@
 //! timing, so a fast answer that is wrong cannot pass for a figure.
 
 use super::Figure;
+use super::generate::Rng;
 use anyhow::{Context, bail};
 use bangfu_domain::date::Date;
 use bangfu_domain::ids::HouseholdId;
@@ -188,7 +189,7 @@ pub async fn figures<B: Backend>(
     }
 
     progress(&format!("{} inclusion proofs / 包含证明", options.queries));
-    let mut rng = SplitMix(size);
+    let mut rng = Rng::new(&[size]);
     let inclusion = inclusion_latencies(backend, size, options.queries, &mut rng).await?;
     progress(&format!(
         "{} consistency proofs / 一致性证明",
@@ -302,24 +303,6 @@ fn percentile_ms(latencies: &[Duration], p: usize) -> f64 {
     sorted.sort_unstable();
     let rank = (sorted.len() * p).div_ceil(100).clamp(1, sorted.len());
     sorted[rank - 1].as_secs_f64() * 1000.0
-}
-
-/// Deterministic pseudo-random numbers (SplitMix64): the same inputs every run at one size.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0); the modulo bias is immaterial at these sizes.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,7 +680,7 @@ async fn inclusion_latencies<B: Backend>(
     backend: &B,
     size: u64,
     n: usize,
-    rng: &mut SplitMix,
+    rng: &mut Rng,
 ) -> anyhow::Result<Vec<Duration>> {
     let root = tree_head(backend, size).await?;
     let mut out = Vec::with_capacity(n);
@@ -725,7 +708,7 @@ async fn consistency_latencies<B: Backend>(
     backend: &B,
     size: u64,
     n: usize,
-    rng: &mut SplitMix,
+    rng: &mut Rng,
 ) -> anyhow::Result<Vec<Duration>> {
     let root = tree_head(backend, size).await?;
     let mut out = Vec::with_capacity(n);
@@ -757,7 +740,7 @@ async fn as_of_latencies<B: Backend, V: ViewStore>(
     views: &V,
     size: u64,
     n: usize,
-    rng: &mut SplitMix,
+    rng: &mut Rng,
 ) -> anyhow::Result<AsOf> {
     let applied = views.applied().await?;
     if applied != size {
@@ -935,7 +918,7 @@ mod tests {
         assert_eq!(sampled.signatures, 1000.min(size));
         assert!(read_rate(&backend, size).await.unwrap() > 0.0);
 
-        let mut rng = SplitMix(size);
+        let mut rng = Rng::new(&[size]);
         let inclusion = inclusion_latencies(&backend, size, 50, &mut rng)
             .await
             .unwrap();
